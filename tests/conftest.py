@@ -1,0 +1,39 @@
+"""Shared test setup: quiet TensorFlow, two logical CPU devices, path to shared data."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _split_cpus():
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    except RuntimeError:  # already initialised
+        pass
+
+
+_split_cpus()
+
+
+@pytest.fixture
+def shared_data():
+    """Path to ``../shared/data``; the test is skipped when the file it needs is absent."""
+
+    def get(rel):
+        p = SHARED_DATA / rel
+        if not p.exists():
+            pytest.skip(f"{p} not present")
+        return p
+
+    return get

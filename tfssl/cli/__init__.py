@@ -1,0 +1,1 @@
+"""absl command-line entry points: the only code that reads FLAGS."""

@@ -1,0 +1,74 @@
+"""Shared plumbing for the absl entry points: error handling, atomic outputs.
+
+Everything below ``tfssl.cli`` takes explicit arguments; only the modules in this
+package read ``FLAGS``.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from absl import app
+
+from tfssl.errors import UsageError
+
+
+def run_main(main):
+    """Runs an absl ``main``; a :class:`UsageError` becomes one line on stderr, exit 2."""
+
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except UsageError as e:
+            prog = os.path.basename(sys.argv[0]) or "tfssl"
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    try:
+        app.run(wrapped)
+    except app.UsageError as e:  # unknown flag values caught by absl validators
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def write_json_atomic(path, obj):
+    """Writes ``obj`` as JSON to ``path`` via a temporary file and rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def replace_dir_atomic(write_fn, path):
+    """Calls ``write_fn(tmp_dir)`` then moves the result to ``path``.
+
+    A crash inside ``write_fn`` leaves any previous ``path`` untouched and no
+    half-written directory behind.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=parent)
+    staged = os.path.join(tmp, "out")
+    try:
+        write_fn(staged)
+        old = None
+        if os.path.exists(path):
+            old = path + ".old"
+            if os.path.exists(old):
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(staged, path)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
