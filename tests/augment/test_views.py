@@ -1,0 +1,201 @@
+"""Tests for tfssl.augment.views: shapes, ranges, probabilities, seeding, tf.data use."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfssl import augment
+from tfssl.errors import UsageError
+
+RNG = np.random.default_rng(0)
+COLOUR_U8 = RNG.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
+GRAY_U8 = RNG.integers(0, 256, size=(20, 24, 1), dtype=np.uint8)
+COLOUR_F = COLOUR_U8.astype(np.float32) / 255.0
+GRAY_F = GRAY_U8.astype(np.float32) / 255.0
+FULL = dict(color_jitter=1.0, grayscale_p=0.2, blur=True, solarize_p=0.2)
+
+
+def _check(view, size, channels):
+    assert view.dtype == tf.float32
+    assert tuple(view.shape) == (size, size, channels)
+    v = view.numpy()
+    assert v.min() >= 0.0 and v.max() <= 1.0
+
+
+@pytest.mark.parametrize("image", [COLOUR_U8, GRAY_U8, COLOUR_F, GRAY_F],
+                         ids=["colour_u8", "gray_u8", "colour_f", "gray_f"])
+def test_simclr_augment_shape_range_dtype(image):
+    for seed in (None, 1, 2):
+        _check(augment.simclr_augment(image, 16, seed=seed, **FULL), 16, image.shape[-1])
+
+
+@pytest.mark.parametrize("image", [COLOUR_U8, GRAY_F], ids=["colour", "gray"])
+def test_each_op_keeps_shape_and_range(image):
+    h, w, c = image.shape
+    ops = [
+        lambda x, s: augment.random_flip(x, seed=s),
+        lambda x, s: augment.color_jitter(x, 1.0, p=1.0, seed=s),
+        lambda x, s: augment.random_grayscale(x, p=1.0, seed=s),
+        lambda x, s: augment.gaussian_blur(x, p=1.0, kernel_size=5, seed=s),
+        lambda x, s: augment.solarize(x, p=1.0, seed=s),
+    ]
+    for op in ops:
+        out = op(image, 3)
+        assert out.dtype == tf.float32 and tuple(out.shape) == (h, w, c)
+        assert 0.0 <= out.numpy().min() and out.numpy().max() <= 1.0
+    crop = augment.random_resized_crop(image, (8, 12), seed=3)
+    assert tuple(crop.shape) == (8, 12, c)
+
+
+def test_views_differ_per_call_and_between_views():
+    a1, a2 = augment.two_views(COLOUR_U8, 16, **FULL)
+    b1, _ = augment.two_views(COLOUR_U8, 16, **FULL)
+    assert not np.allclose(a1, a2)
+    assert not np.allclose(a1, b1)
+    s1, s2 = augment.two_views(COLOUR_U8, 16, seed=5, **FULL)
+    t1, t2 = augment.two_views(COLOUR_U8, 16, seed=5, **FULL)
+    assert not np.allclose(s1, s2)
+    np.testing.assert_array_equal(s1, t1)
+    np.testing.assert_array_equal(s2, t2)
+
+
+@pytest.mark.parametrize("op", ["color_jitter", "random_grayscale", "gaussian_blur",
+                                "solarize"])
+def test_probability_zero_is_identity_and_one_always_applies(op):
+    fn = getattr(augment, op)
+    args = (0.8,) if op == "color_jitter" else ()
+    kw = {"kernel_size": 5, "sigma": (1.0, 2.0)} if op == "gaussian_blur" else {}
+    for seed in range(4):
+        out = fn(COLOUR_F, *args, p=0.0, seed=seed, **kw)
+        np.testing.assert_allclose(out, COLOUR_F)
+        out = fn(COLOUR_F, *args, p=1.0, seed=seed, **kw)
+        assert not np.allclose(out, COLOUR_F, atol=1e-3)
+    # A tensor probability goes through tf.cond and gives the same edge cases.
+    np.testing.assert_allclose(fn(COLOUR_F, *args, p=tf.constant(0.0), seed=1, **kw),
+                               COLOUR_F)
+    assert not np.allclose(fn(COLOUR_F, *args, p=tf.constant(1.0), seed=1, **kw),
+                           COLOUR_F, atol=1e-3)
+
+
+def test_probability_is_roughly_respected():
+    applied = [not np.allclose(augment.solarize(COLOUR_F, p=0.3, seed=s), COLOUR_F)
+               for s in range(200)]
+    assert 0.15 < np.mean(applied) < 0.45
+
+
+def test_blur_preserves_constant_image():
+    const = np.full((40, 40, 3), 0.37, np.float32)
+    for seed in range(3):
+        out = augment.gaussian_blur(const, p=1.0, seed=seed).numpy()
+        np.testing.assert_allclose(out, const, atol=1e-5)
+    out = augment.gaussian_blur(const, p=1.0, kernel_size=9, sigma=(2.0, 2.0)).numpy()
+    np.testing.assert_allclose(out.mean(), 0.37, atol=1e-5)
+
+
+def test_blur_smooths():
+    out = augment.gaussian_blur(COLOUR_F, p=1.0, kernel_size=7, sigma=(2.0, 2.0))
+    assert out.numpy().std() < COLOUR_F.std()
+
+
+def test_grayscale_makes_channels_equal_and_keeps_gray():
+    out = augment.random_grayscale(COLOUR_U8, p=1.0, seed=0).numpy()
+    np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1e-6)
+    np.testing.assert_allclose(out[..., 0], out[..., 2], atol=1e-6)
+    np.testing.assert_allclose(augment.random_grayscale(GRAY_F, p=1.0, seed=0), GRAY_F)
+
+
+def test_colour_jitter_on_gray_stays_single_channel():
+    out = augment.color_jitter(GRAY_U8, 1.0, p=1.0, seed=0)
+    assert out.shape == GRAY_U8.shape
+
+
+def test_solarize_threshold():
+    x = np.array([0.1, 0.49, 0.5, 0.9], np.float32).reshape(1, 4, 1)
+    out = augment.solarize(x, p=1.0, threshold=0.5).numpy().ravel()
+    np.testing.assert_allclose(out, [0.1, 0.49, 0.5, 0.1], atol=1e-6)
+
+
+def test_resized_crop_full_scale_is_resize():
+    out = augment.random_resized_crop(COLOUR_F, 10, scale=(1.0, 1.0),
+                                      ratio=(24 / 20, 24 / 20), seed=0)
+    np.testing.assert_allclose(out, tf.image.resize(COLOUR_F, (10, 10)), atol=1e-5)
+
+
+def test_bad_image_shape():
+    with pytest.raises(UsageError, match="H, W, 3"):
+        augment.simclr_augment(np.zeros((8, 8, 2), np.uint8), 8)
+
+
+def test_dynamic_shape_in_tf_function():
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    def f(image):
+        return augment.two_views(image, 12, **FULL)
+
+    for image in (COLOUR_U8, COLOUR_U8[:15, :11]):
+        v1, v2 = f(image)
+        _check(v1, 12, 3)
+        _check(v2, 12, 3)
+    blurred = tf.function(
+        lambda x: augment.gaussian_blur(x, p=1.0, seed=0),
+        input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])(COLOUR_F)
+    assert blurred.shape == COLOUR_F.shape
+
+
+def _labelled_ds(n=6):
+    images = np.stack([np.roll(COLOUR_U8, i, axis=0) for i in range(n)])
+    return tf.data.Dataset.from_tensor_slices((images, np.arange(n)))
+
+
+def _collect(ds):
+    return [(a.numpy(), b.numpy()) for a, b in ds]
+
+
+def test_make_view_fn_in_tf_data_with_autotune():
+    ds = _labelled_ds().map(augment.make_view_fn(image_size=16, **FULL),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+    assert ds.element_spec[0].shape == (16, 16, 3)
+    pairs = _collect(ds)
+    assert len(pairs) == 6
+    for v1, v2 in pairs:
+        assert v1.dtype == np.float32 and 0 <= v1.min() and v1.max() <= 1
+        assert not np.allclose(v1, v2)
+    # Plain images (no label) and gray images work too.
+    gray = tf.data.Dataset.from_tensor_slices(np.stack([GRAY_U8] * 3))
+    for v1, _ in gray.map(augment.make_view_fn(image_size=8),
+                          num_parallel_calls=tf.data.AUTOTUNE):
+        assert v1.shape == (8, 8, 1)
+
+
+def test_make_view_fn_seeded_sequential_is_reproducible():
+    def run():
+        return _collect(_labelled_ds().map(augment.make_view_fn(image_size=16, seed=0)))
+
+    first, second = run(), run()
+    for (a1, a2), (b1, b2) in zip(first, second):
+        np.testing.assert_array_equal(a1, b1)
+        np.testing.assert_array_equal(a2, b2)
+
+
+def test_add_views_seeded_reproducible_in_parallel_and_new_each_epoch():
+    def build(seed):
+        return augment.add_views(_labelled_ds(), image_size=16, seed=seed, **FULL)
+
+    ds = build(0)
+    first, again = _collect(ds), _collect(ds)
+    other_run = _collect(build(0))
+    other_seed = _collect(build(1))
+    for (a1, a2), (b1, b2) in zip(first, other_run):
+        np.testing.assert_array_equal(a1, b1)
+        np.testing.assert_array_equal(a2, b2)
+    assert not np.allclose(first[0][0], first[0][1])  # two views of one image differ
+    assert not np.allclose(first[0][0], first[1][0])  # different images differ
+    assert not np.allclose(first[0][0], again[0][0])  # a new epoch draws new views
+    assert not np.allclose(first[0][0], other_seed[0][0])
+
+
+def test_add_views_unseeded_and_dict_elements():
+    ds = tf.data.Dataset.from_tensor_slices({"image": np.stack([COLOUR_F] * 2),
+                                             "label": [0, 1]})
+    for seed in (None, 3):
+        pairs = _collect(augment.add_views(ds, image_size=8, seed=seed))
+        assert len(pairs) == 2 and pairs[0][0].shape == (8, 8, 3)

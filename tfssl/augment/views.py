@@ -1,0 +1,382 @@
+"""SimCLR image views as pure TensorFlow ops, for use inside ``tf.data`` ``map``.
+
+Every op takes an image of shape ``(H, W, C)`` with ``C`` in {1, 3} (static), ``H, W``
+static or dynamic, dtype uint8 (0..255) or float (assumed in [0, 1]), and returns float32
+in [0, 1] with the channel count kept. Colour-only ops (saturation, hue, grayscale) are
+identities on gray images.
+
+Seeding: every op is *stateless*. Its ``seed`` argument is
+
+* ``None``: a fresh seed is drawn with a stateful ``tf.random`` op on every call, so each
+  call (and each dataset element) gets new parameters;
+* a Python int or a shape ``[2]`` integer tensor: a stateless seed; the same seed gives
+  the same output. Ops that need several random numbers split it with
+  ``tf.random.experimental.stateless_split``.
+
+For datasets, :func:`add_views` zips the dataset with ``tf.data.Dataset.random(seed,
+rerandomize_each_iteration=True)`` so that every element gets its own stateless seed:
+reproducible across runs even with ``num_parallel_calls=AUTOTUNE``, different for every
+element and every epoch. :func:`make_view_fn` returns a plain function for
+``dataset.map``; with an integer seed it draws the per-element seeds from a
+``tf.random.Generator``, which is reproducible only when the map runs sequentially.
+"""
+
+import tensorflow as tf
+
+from tfssl.errors import UsageError
+
+_INT32_MAX = 2**31 - 1
+
+
+def _to_seed(seed):
+    """A shape [2] int64 stateless seed from None (fresh), an int, or a tensor."""
+    if seed is None:
+        return tf.random.uniform([2], maxval=_INT32_MAX, dtype=tf.int32, name="fresh_seed")
+    if isinstance(seed, int):
+        return tf.constant([seed, 0], tf.int64)
+    seed = tf.convert_to_tensor(seed)
+    if seed.shape.rank == 0:
+        return tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    return seed
+
+
+def _split(seed, num):
+    """``num`` independent stateless seeds, each shape [2]."""
+    return tf.unstack(tf.random.experimental.stateless_split(_to_seed(seed), num=num))
+
+
+def _to_float(image):
+    """uint8/int images -> float32 in [0, 1]; float images are cast and clipped."""
+    image = tf.convert_to_tensor(image)
+    if image.shape.rank != 3 or image.shape[-1] not in (1, 3):
+        raise UsageError(
+            f"augment: expected an image of shape (H, W, 1) or (H, W, 3) with a static "
+            f"channel count, got shape {image.shape}")
+    if image.dtype.is_integer:
+        image = tf.image.convert_image_dtype(image, tf.float32)
+    else:
+        image = tf.clip_by_value(tf.cast(image, tf.float32), 0.0, 1.0)
+    return image
+
+
+def _maybe(p, seed, fn, image):
+    """``fn(image)`` with probability ``p`` (python shortcuts for p <= 0 and p >= 1)."""
+    if isinstance(p, (int, float)):
+        if p <= 0:
+            return image
+        if p >= 1:
+            return fn(image)
+    u = tf.random.stateless_uniform([], seed=seed)
+    return tf.cond(u < tf.cast(p, tf.float32), lambda: fn(image), lambda: image)
+
+
+def random_resized_crop(image, size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), seed=None):
+    """Crops a random box of random area and aspect ratio, resized to ``size``.
+
+    Args:
+      image: (H, W, C) uint8 or float image.
+      size: output side (int) or (height, width).
+      scale: range of the crop's area as a fraction of the image area.
+      ratio: range of the crop's aspect ratio (width / height).
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+
+    Returns:
+      float32 (size, size, C) image in [0, 1].
+    """
+    image = _to_float(image)
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image),
+        bounding_boxes=tf.constant([0.0, 0.0, 1.0, 1.0], shape=[1, 1, 4]),
+        seed=_to_seed(seed),
+        min_object_covered=0.0,
+        aspect_ratio_range=ratio,
+        area_range=scale,
+        max_attempts=100,
+        use_image_if_no_bounding_boxes=True,
+    )
+    crop = tf.slice(image, begin, crop_size)
+    out = tf.image.resize(crop, size, method="bilinear", antialias=False)
+    out.set_shape([size[0], size[1], image.shape[-1]])
+    return tf.clip_by_value(out, 0.0, 1.0)
+
+
+def random_flip(image, seed=None):
+    """Flips the image horizontally with probability 1/2.
+
+    Args:
+      image: (H, W, C) uint8 or float image.
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+
+    Returns:
+      float32 image in [0, 1], same shape.
+    """
+    return tf.image.stateless_random_flip_left_right(_to_float(image), seed=_to_seed(seed))
+
+
+def _gray(image):
+    """Luma of an RGB image, kept with 3 equal channels."""
+    return tf.tile(tf.image.rgb_to_grayscale(image), [1, 1, 3])
+
+
+def color_jitter(image, strength, p=0.8, seed=None):
+    """SimCLR colour distortion: brightness, contrast, saturation, hue in random order.
+
+    With strength ``s`` the factors are drawn from brightness ``[1-0.8s, 1+0.8s]``
+    (multiplicative), contrast ``[1-0.8s, 1+0.8s]``, saturation ``[1-0.8s, 1+0.8s]``
+    and a hue shift in ``[-0.2s, 0.2s]``; the image is clipped to [0, 1] after each.
+    Saturation and hue leave gray images unchanged.
+
+    Args:
+      image: (H, W, C) uint8 or float image.
+      strength: jitter strength ``s`` (SimCLR uses 1.0 on ImageNet, 0.5 on CIFAR).
+      p: probability of applying the jitter at all.
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+
+    Returns:
+      float32 image in [0, 1], same shape.
+    """
+    image = _to_float(image)
+    apply_seed, order_seed, b_seed, c_seed, s_seed, h_seed = _split(seed, 6)
+    b = c = s = 0.8 * strength
+    h = 0.2 * strength
+    colour = image.shape[-1] == 3
+
+    def factor(spread, sd):
+        return tf.random.stateless_uniform([], sd, max(0.0, 1.0 - spread), 1.0 + spread)
+
+    def brightness(x):
+        return x * factor(b, b_seed)
+
+    def contrast(x):
+        return tf.image.adjust_contrast(x, factor(c, c_seed))
+
+    def saturation(x):
+        if not colour:
+            return x
+        gray = _gray(x)
+        return gray + factor(s, s_seed) * (x - gray)
+
+    def hue(x):
+        if not colour:
+            return x
+        return tf.image.adjust_hue(x, tf.random.stateless_uniform([], h_seed, -h, h))
+
+    transforms = [brightness, contrast, saturation, hue]
+
+    def jitter(x):
+        order = tf.argsort(tf.random.stateless_uniform([4], order_seed))
+        for i in range(4):
+            x = tf.switch_case(
+                order[i],
+                [lambda t=t: tf.clip_by_value(t(x), 0.0, 1.0) for t in transforms])
+        return x
+
+    return _maybe(p, apply_seed, jitter, image)
+
+
+def random_grayscale(image, p=0.2, seed=None):
+    """Converts a colour image to gray (3 equal channels) with probability ``p``.
+
+    Args:
+      image: (H, W, C) uint8 or float image; a gray image is returned unchanged.
+      p: probability of converting.
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+
+    Returns:
+      float32 image in [0, 1], same shape.
+    """
+    image = _to_float(image)
+    if image.shape[-1] == 1:
+        return image
+    return _maybe(p, _to_seed(seed), _gray, image)
+
+
+def gaussian_blur(image, p=0.5, sigma=(0.1, 2.0), kernel_size=None, seed=None):
+    """Gaussian blur with a random sigma, as a separable depthwise convolution.
+
+    Borders are padded symmetrically, so a constant image stays constant.
+
+    Args:
+      image: (H, W, C) uint8 or float image.
+      p: probability of blurring.
+      sigma: range of the standard deviation, in pixels.
+      kernel_size: odd kernel side; None uses about 10% of the image height, made odd.
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+
+    Returns:
+      float32 image in [0, 1], same shape.
+    """
+    image = _to_float(image)
+    apply_seed, sigma_seed = _split(seed, 2)
+    if kernel_size is None:
+        height = image.shape[0]
+        if height is None:
+            radius = tf.shape(image)[0] // 20
+        else:
+            radius = height // 20
+    else:
+        radius = int(kernel_size) // 2
+
+    def blur(x):
+        sd = tf.random.stateless_uniform([], sigma_seed, sigma[0], sigma[1])
+        offsets = tf.cast(tf.range(-radius, radius + 1), tf.float32)
+        kernel = tf.exp(-tf.square(offsets) / (2.0 * tf.square(sd)))
+        kernel /= tf.reduce_sum(kernel)
+        channels = x.shape[-1]
+        k_h = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1])
+        k_w = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1])
+        padded = tf.pad(x[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
+                        mode="SYMMETRIC")
+        out = tf.nn.depthwise_conv2d(padded, k_h, [1, 1, 1, 1], "VALID")
+        out = tf.nn.depthwise_conv2d(out, k_w, [1, 1, 1, 1], "VALID")
+        return tf.clip_by_value(tf.reshape(out, tf.shape(x)), 0.0, 1.0)
+
+    if isinstance(radius, int) and radius == 0:
+        return image
+    return _maybe(p, apply_seed, blur, image)
+
+
+def solarize(image, p, threshold=0.5, seed=None):
+    """Inverts the pixels at or above ``threshold`` (``x -> 1 - x``) with probability ``p``.
+
+    Args:
+      image: (H, W, C) uint8 or float image.
+      p: probability of solarizing.
+      threshold: pixel value in [0, 1] from which pixels are inverted.
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+
+    Returns:
+      float32 image in [0, 1], same shape.
+    """
+    image = _to_float(image)
+    return _maybe(p, _to_seed(seed),
+                  lambda x: tf.where(x < threshold, x, 1.0 - x), image)
+
+
+_color_jitter = color_jitter
+
+
+def simclr_augment(image, image_size, *, min_scale=0.08, color_jitter=0.5, jitter_p=0.8,
+                   flip=True, grayscale_p=0.2, blur=None, solarize_p=0.0, seed=None):
+    """One SimCLR view: crop-resize, flip, colour jitter, grayscale, blur, solarize.
+
+    Args:
+      image: (H, W, C) image, uint8 (0..255) or float in [0, 1], C in {1, 3}.
+      image_size: output side in pixels.
+      min_scale: smallest crop area as a fraction of the image.
+      color_jitter: jitter strength ``s``; 0 turns colour jitter off.
+      jitter_p: probability of colour jitter.
+      flip: random horizontal flip.
+      grayscale_p: probability of converting to gray.
+      blur: None (on, p=0.5, when ``image_size >= 96``), a bool (p=0.5 or off), or a
+        float probability.
+      solarize_p: probability of solarizing.
+      seed: None (fresh parameters each call) or a stateless seed (int or shape [2]
+        tensor); the same seed gives the same view.
+
+    Returns:
+      float32 (image_size, image_size, C) image in [0, 1].
+    """
+    if blur is None:
+        blur = image_size >= 96
+    blur_p = (0.5 if blur else 0.0) if isinstance(blur, bool) else float(blur)
+    seeds = _split(seed, 6)
+    x = random_resized_crop(image, image_size, scale=(min_scale, 1.0), seed=seeds[0])
+    if flip:
+        x = random_flip(x, seed=seeds[1])
+    if color_jitter:
+        x = _color_jitter(x, color_jitter, p=jitter_p, seed=seeds[2])
+    x = random_grayscale(x, p=grayscale_p, seed=seeds[3])
+    x = gaussian_blur(x, p=blur_p, seed=seeds[4])
+    x = solarize(x, p=solarize_p, seed=seeds[5])
+    return x
+
+
+def two_views(image, image_size, *, seed=None, **config):
+    """Two independently drawn SimCLR views of one image.
+
+    Args:
+      image: (H, W, C) image, uint8 or float in [0, 1].
+      image_size: output side in pixels.
+      seed: None (fresh) or a stateless seed (int or shape [2] tensor).
+      **config: keyword arguments of :func:`simclr_augment`.
+
+    Returns:
+      ``(view1, view2)``, each float32 (image_size, image_size, C) in [0, 1].
+    """
+    s1, s2 = _split(seed, 2)
+    return (simclr_augment(image, image_size, seed=s1, **config),
+            simclr_augment(image, image_size, seed=s2, **config))
+
+
+def _image_of(element):
+    """The image of a dataset element: ``image``, ``(image, label, ...)`` or a dict."""
+    if len(element) == 1 and isinstance(element[0], dict):
+        return element[0]["image"]
+    if len(element) == 1 and isinstance(element[0], (tuple, list)):
+        return element[0][0]
+    return element[0]
+
+
+def make_view_fn(image_size, *, seed=None, **config):
+    """A function for ``dataset.map`` mapping an element to ``(view1, view2)``.
+
+    The element is ``image``, ``(image, label)`` or ``{"image": ...}``; labels are dropped.
+
+    Example:
+      ``ds = ds.map(make_view_fn(image_size=32), num_parallel_calls=tf.data.AUTOTUNE)``
+
+    Args:
+      image_size: output side in pixels.
+      seed: None: fresh views on every call. An int: per-element seeds come from a
+        ``tf.random.Generator`` seeded with it; reproducible across runs only when the
+        map runs sequentially. Use :func:`add_views` for reproducible parallel maps.
+      **config: keyword arguments of :func:`simclr_augment`.
+
+    Returns:
+      A function ``fn(*element) -> (view1, view2)``.
+    """
+    generator = None if seed is None else tf.random.Generator.from_seed(seed)
+
+    def fn(*element):
+        element_seed = None if generator is None else generator.make_seeds(1)[:, 0]
+        return two_views(_image_of(element), image_size, seed=element_seed, **config)
+
+    return fn
+
+
+def add_views(ds, image_size, *, seed=None, num_parallel_calls=tf.data.AUTOTUNE, **config):
+    """Maps a dataset of images (or ``(image, label)``) to a dataset of view pairs.
+
+    With an integer ``seed`` the dataset is zipped with ``tf.data.Dataset.random(seed,
+    rerandomize_each_iteration=True)`` and each element's views use that element's
+    stateless seed: the same seed gives the same views across runs, also with a parallel
+    map, while every element and every epoch (re-iteration) gets new ones.
+
+    Args:
+      ds: ``tf.data.Dataset`` of ``image``, ``(image, label)`` or ``{"image": ...}``.
+      image_size: output side in pixels.
+      seed: None (fresh views) or an int.
+      num_parallel_calls: passed to ``Dataset.map``.
+      **config: keyword arguments of :func:`simclr_augment`.
+
+    Returns:
+      A ``tf.data.Dataset`` of ``(view1, view2)``.
+    """
+    if seed is None:
+        return ds.map(make_view_fn(image_size, **config), num_parallel_calls=num_parallel_calls)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def fn(element_seed, *element):
+        pair = tf.stack([element_seed, tf.constant(seed, tf.int64)])
+        return two_views(_image_of(element), image_size, seed=pair, **config)
+
+    return tf.data.Dataset.zip((seeds, ds)).map(fn, num_parallel_calls=num_parallel_calls)
+
+
+__all__ = [
+    "random_resized_crop", "random_flip", "color_jitter", "random_grayscale",
+    "gaussian_blur", "solarize", "simclr_augment", "two_views", "make_view_fn",
+    "add_views",
+]
