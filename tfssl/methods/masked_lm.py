@@ -1,0 +1,172 @@
+"""BERT masked language modelling (Devlin et al. 2019) as a ``keras.Model``.
+
+``MaskedLM(encoder)`` holds a text encoder (``tfssl.encoders.bert``) and keras-hub's
+``MaskedLMHead`` whose output projection is tied to the encoder's ``token_embedding``.
+It trains on the ``(x, y, sample_weight)`` triples made by
+:class:`tfssl.text.MLMMasker`: ``x = {"token_ids", "mask_positions"}``, ``y`` the
+original ids at the mask slots, ``sample_weight`` 1 on real slots and 0 on padding
+slots.
+
+Loss: cross-entropy over the real mask slots divided by their number, in float32 (also
+under a ``mixed_bfloat16`` policy). Under ``tf.distribute`` each replica divides its sum
+by the slot count of the *global* batch (an all-reduce of the counts), which equals the
+Keras convention (per-replica mean divided by ``num_replicas_in_sync``) when the
+replicas hold equally many slots and keeps the gradient exactly that of one device when
+they do not.
+"""
+
+import keras
+import tensorflow as tf
+
+__all__ = ["MaskedLM", "Perplexity", "masked_lm_from_encoder_name"]
+
+
+@keras.saving.register_keras_serializable(package="tfssl")
+class Perplexity(keras.metrics.Mean):
+    """``exp`` of the running (weighted) mean of per-token cross-entropy."""
+
+    def result(self):
+        return tf.exp(super().result())
+
+
+@keras.saving.register_keras_serializable(package="tfssl")
+class MaskedLM(keras.Model):
+    """Masked-LM pretraining of a text encoder.
+
+    Args:
+        encoder: a functional text encoder with a layer named ``token_embedding``
+            (keras-hub ``ReversibleEmbedding``) and output ``sequence_output``.
+        intermediate_activation: activation of the head's dense layer (BERT: gelu).
+        layer_norm_epsilon: epsilon of the head's layer norm.
+
+    Metrics: ``loss``, ``masked_accuracy`` (top-1 over real mask slots), ``perplexity``
+    (``exp`` of the mean masked cross-entropy).
+
+    Example:
+        >>> enc = tfssl.encoders.bert_tiny(vocab_size=len(vocab), max_length=128)
+        >>> mlm = tfssl.methods.MaskedLM(enc)
+        >>> mlm.compile(optimizer=keras.optimizers.AdamW(1e-3))
+        >>> mlm.fit(masked_dataset, epochs=3)
+
+    References:
+        Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers for
+        Language Understanding", NAACL 2019.
+    """
+
+    def __init__(self, encoder, intermediate_activation="gelu", layer_norm_epsilon=1e-12,
+                 **kwargs):
+        import keras_hub
+
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.intermediate_activation = intermediate_activation
+        self.layer_norm_epsilon = layer_norm_epsilon
+        token_embedding = encoder.get_layer("token_embedding")
+        self.head = keras_hub.layers.MaskedLMHead(
+            token_embedding=token_embedding,
+            intermediate_activation=intermediate_activation,
+            layer_norm_epsilon=layer_norm_epsilon,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="mlm_head",
+        )
+        self.head.build((None, None, token_embedding.output_dim))
+        self.built = True  # every weight exists now (BackupAndRestore, loading need it)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="masked_accuracy")
+        self.perplexity_tracker = Perplexity(name="perplexity")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker, self.perplexity_tracker]
+
+    def call(self, inputs, training=None):
+        """``{"token_ids", "mask_positions"}`` -> float32 logits ``[B, slots, vocab]``."""
+        features = self.encoder(inputs["token_ids"], training=training)
+        logits = self.head(features["sequence_output"],
+                           mask_positions=inputs["mask_positions"])
+        return tf.cast(logits, tf.float32)
+
+    # --- loss ----------------------------------------------------------------------
+    def _masked_stats(self, y, logits, sample_weight):
+        """Sums over this replica: cross-entropy, real slots, correct predictions."""
+        y = tf.cast(y, tf.int32)
+        if sample_weight is None:
+            sample_weight = tf.ones_like(y, tf.float32)
+        w = tf.cast(sample_weight, tf.float32)
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
+                          tf.float32)
+        return tf.reduce_sum(ce * w), tf.reduce_sum(w), tf.reduce_sum(correct * w)
+
+    def _loss_from_stats(self, ce_sum, count):
+        """The per-replica loss in Keras' convention (before 1/num_replicas scaling)."""
+        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if num_replicas > 1:
+            ctx = tf.distribute.get_replica_context()
+            global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            loss = tf.math.divide_no_nan(ce_sum * num_replicas, global_count)
+        else:
+            loss = tf.math.divide_no_nan(ce_sum, count)
+        if self.losses:
+            loss = loss + tf.cast(tf.add_n(self.losses), tf.float32)
+        return loss
+
+    def _update_metrics(self, ce_sum, count, correct):
+        mean_ce = tf.math.divide_no_nan(ce_sum, count)
+        self.loss_tracker.update_state(mean_ce, sample_weight=count)
+        self.accuracy_tracker.update_state(tf.math.divide_no_nan(correct, count),
+                                           sample_weight=count)
+        self.perplexity_tracker.update_state(mean_ce, sample_weight=count)
+        return {m.name: m.result() for m in self.metrics}
+
+    def compute_masked_lm_loss(self, x, y, sample_weight=None, training=False):
+        """Mean masked cross-entropy of a batch (single replica), for tests and tools."""
+        logits = self(x, training=training)
+        ce_sum, count, _ = self._masked_stats(y, logits, sample_weight)
+        return tf.math.divide_no_nan(ce_sum, count)
+
+    # --- Keras skeleton (keras/src/backend/tensorflow/trainer.py) -------------------
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            logits = self(x, training=True)
+            ce_sum, count, correct = self._masked_stats(y, logits, sample_weight)
+            loss = self._loss_from_stats(ce_sum, count)
+            # Keras convention: gradients are summed over replicas.
+            loss = keras.src.losses.loss.scale_loss_for_distribution(loss)
+            if self.optimizer is not None:
+                loss = self.optimizer.scale_loss(loss)
+        trainable_weights = self.trainable_weights
+        gradients = tape.gradient(loss, trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, trainable_weights))
+        return self._update_metrics(ce_sum, count, correct)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        logits = self(x, training=False)
+        ce_sum, count, correct = self._masked_stats(y, logits, sample_weight)
+        return self._update_metrics(ce_sum, count, correct)
+
+    # --- serialisation -------------------------------------------------------------
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "intermediate_activation": self.intermediate_activation,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
+
+
+def masked_lm_from_encoder_name(name, vocab_size, max_length=512, dropout=0.1, **kwargs):
+    """``MaskedLM`` around a preset encoder (``bert_tiny`` ...)."""
+    from tfssl.encoders.bert import get_text_encoder
+
+    return MaskedLM(get_text_encoder(name, vocab_size, max_length=max_length,
+                                     dropout=dropout), **kwargs)

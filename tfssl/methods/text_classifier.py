@@ -1,0 +1,258 @@
+"""Text classification on a (pretrained) text encoder: fine-tuning and linear probe.
+
+``TextClassifier(encoder, num_classes)`` puts dropout + a dense layer on the encoder's
+``pooled_output``. With ``freeze_encoder=True`` the encoder is frozen and run in
+inference mode: a linear probe.
+
+:func:`finetune_text_classifier` trains one from labelled texts with ``fit``;
+:func:`finetune_run` does it for a ``tfssl-pretrain --method=mlm`` run directory, next
+to the same architecture trained from random initialisation with the same budget (what
+``tfssl-finetune`` calls).
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfssl.errors import UsageError
+
+__all__ = [
+    "TextClassifier",
+    "labeled_text_dataset",
+    "finetune_text_classifier",
+    "finetune_run",
+    "load_run",
+    "MODES",
+]
+
+MODES = ("finetune", "linear")
+DEFAULT_LEARNING_RATE = {"finetune": 3e-4, "linear": 3e-3}
+
+
+@keras.saving.register_keras_serializable(package="tfssl")
+class TextClassifier(keras.Model):
+    """Dense classifier on ``encoder(token_ids)["pooled_output"]``; float32 logits.
+
+    Args:
+        encoder: a text encoder (``tfssl.encoders.bert`` or compatible).
+        num_classes: number of labels.
+        dropout: dropout before the dense layer.
+        freeze_encoder: linear probe: the encoder is not trained and runs with
+            ``training=False``.
+    """
+
+    def __init__(self, encoder, num_classes, dropout=0.1, freeze_encoder=False, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.num_classes = int(num_classes)
+        self.dropout_rate = float(dropout)
+        self.freeze_encoder = bool(freeze_encoder)
+        if self.freeze_encoder:
+            self.encoder.trainable = False
+        self.dropout = keras.layers.Dropout(dropout, name="classifier_dropout")
+        self.classifier = keras.layers.Dense(
+            self.num_classes, dtype="float32", name="classifier",
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+        width = encoder.output["pooled_output"].shape[-1]
+        self.classifier.build((None, width))
+
+    def call(self, token_ids, training=None):
+        enc_training = False if self.freeze_encoder else training
+        pooled = self.encoder(token_ids, training=enc_training)["pooled_output"]
+        return self.classifier(self.dropout(pooled, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "num_classes": self.num_classes,
+            "dropout": self.dropout_rate,
+            "freeze_encoder": self.freeze_encoder,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
+
+
+def labeled_text_dataset(tokenizer, texts, labels, max_length, batch_size, shuffle=False,
+                         seed=0, drop_remainder=False):
+    """``(token_ids [B, max_length], label)`` batches; texts encoded in ``tf.data``."""
+    from tfssl.text.packing import encode_texts
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(list(texts), tf.string), tf.constant(np.asarray(labels, np.int32))))
+    if shuffle:
+        ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda t, y: (encode_texts(tokenizer, t, max_length), y),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=128,
+                             lowercase=True, mode="finetune", epochs=3, batch_size=32,
+                             learning_rate=None, dropout=0.1, seed=0, verbose="auto",
+                             callbacks=None):
+    """Trains a :class:`TextClassifier` with ``fit``; returns ``(model, metrics)``.
+
+    Args:
+        encoder: the text encoder (modified in place when ``mode="finetune"``).
+        vocab: the encoder's WordPiece vocabulary (list or file).
+        train, validation: :class:`tfssl.data.text.LabeledText` (same label names).
+        mode: ``finetune`` (all weights train) or ``linear`` (frozen encoder).
+        learning_rate: peak AdamW rate (default 3e-4 finetune, 3e-3 linear), linear
+            warm-up over the first 10% of steps then linear decay.
+
+    Returns:
+        ``(model, {"accuracy", "loss", "train_accuracy", "epochs", ...})``.
+    """
+    from tfssl.text.vocab import make_tokenizer
+
+    if mode not in MODES:
+        raise UsageError(f"--mode={mode!r}: expected one of {', '.join(MODES)}")
+    if epochs < 1 or batch_size < 1:
+        raise UsageError(f"epochs={epochs}, batch_size={batch_size}: expected >= 1")
+    if len(train) == 0 or len(validation) == 0:
+        raise UsageError("empty training or validation data")
+    keras.utils.set_random_seed(seed)
+    tokenizer = make_tokenizer(vocab, lowercase=lowercase)
+    lr = learning_rate or DEFAULT_LEARNING_RATE[mode]
+    train_ds = labeled_text_dataset(tokenizer, train.texts, train.labels, max_length,
+                                    batch_size, shuffle=True, seed=seed)
+    val_ds = labeled_text_dataset(tokenizer, validation.texts, validation.labels,
+                                  max_length, batch_size)
+    steps = epochs * int(np.ceil(len(train) / batch_size))
+    warmup = max(1, steps // 10)
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        lr, max(1, steps - warmup), end_learning_rate=0.0)
+    if warmup:
+        schedule = _Warmup(lr, warmup, schedule)
+    model = TextClassifier(encoder, train.num_classes, dropout=dropout,
+                           freeze_encoder=(mode == "linear"))
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    history = model.fit(train_ds, epochs=epochs, verbose=verbose, callbacks=callbacks)
+    result = model.evaluate(val_ds, verbose=0, return_dict=True)
+    majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()
+    return model, {
+        "accuracy": float(result["accuracy"]),
+        "loss": float(result["loss"]),
+        "train_accuracy": float(history.history["accuracy"][-1]),
+        "majority_class_accuracy": float(np.mean(np.asarray(validation.labels) == majority)),
+        "mode": mode,
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "learning_rate": float(lr),
+        "num_train": len(train),
+        "num_validation": len(validation),
+    }
+
+
+@keras.saving.register_keras_serializable(package="tfssl")
+class _Warmup(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak`` over ``warmup_steps``, then ``after(step - warmup)``."""
+
+    def __init__(self, peak, warmup_steps, after):
+        self.peak = peak
+        self.warmup_steps = warmup_steps
+        self.after = after
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * (step + 1.0) / float(self.warmup_steps)
+        return tf.where(step < self.warmup_steps, warm,
+                        self.after(tf.maximum(step - self.warmup_steps, 0.0)))
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "after": keras.optimizers.schedules.serialize(self.after)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["after"] = keras.optimizers.schedules.deserialize(config["after"])
+        return cls(**config)
+
+
+def load_run(model_dir):
+    """``(run_config, vocab, encoder)`` from a ``tfssl-pretrain --method=mlm`` run."""
+    from tfssl.text.vocab import load_vocabulary
+
+    path = os.path.join(model_dir, "run_config.json")
+    if not os.path.isfile(path):
+        raise UsageError(
+            f"--model_dir={model_dir}: no run_config.json; pretrain first with "
+            f"tfssl-pretrain --method=mlm --model_dir={model_dir}")
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("method") != "mlm":
+        raise UsageError(f"--model_dir={model_dir}: not a masked-LM run "
+                         f"(method={config.get('method')!r})")
+    vocab = load_vocabulary(os.path.join(model_dir, config["vocab_file"]))
+    encoder_path = os.path.join(model_dir, config["encoder_file"])
+    if not os.path.isfile(encoder_path):
+        raise UsageError(f"--model_dir={model_dir}: {config['encoder_file']} is missing "
+                         "(did the pretraining finish?)")
+    encoder = keras.saving.load_model(encoder_path)
+    return config, vocab, encoder
+
+
+def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
+                 batch_size=32, learning_rate=None, seed=0, scratch_baseline=True,
+                 max_length=None, verbose="auto"):
+    """Fine-tunes (or linearly probes) a pretrained MLM run on labelled text.
+
+    Args:
+        model_dir: a ``tfssl-pretrain --method=mlm`` run directory.
+        train, validation: ``labeled_text:PATH`` specs, plain paths or
+            :class:`tfssl.data.text.LabeledText`; validation labels must appear in
+            the training labels.
+        scratch_baseline: also train the same architecture from random
+            initialisation with the same budget.
+        max_length: ids per text (default: the run's ``max_length``).
+
+    Returns:
+        ``{"pretrained": metrics, "scratch": metrics (or absent), "label_names": [...],
+        "train": spec, "validation": spec}``.
+    """
+    from tfssl.data.text import LabeledText, load_labeled_text
+
+    config, vocab, encoder = load_run(model_dir)
+    if not isinstance(train, LabeledText):
+        train_spec = train
+        train = load_labeled_text(train)
+    else:
+        train_spec = "<python>"
+    if not isinstance(validation, LabeledText):
+        val_spec = validation
+        validation = load_labeled_text(validation, label_names=train.label_names)
+    else:
+        val_spec = "<python>"
+    max_length = max_length or config["max_length"]
+    positions = config.get("positions", max_length)
+    if max_length > positions:
+        raise UsageError(f"--max_length={max_length} is larger than the encoder's "
+                         f"{positions} positions")
+    common = dict(max_length=max_length, lowercase=config.get("lowercase", True),
+                  mode=mode, epochs=epochs, batch_size=batch_size,
+                  learning_rate=learning_rate, seed=seed, verbose=verbose)
+    scratch_encoder = None
+    if scratch_baseline:
+        keras.utils.set_random_seed(seed)
+        scratch_encoder = keras.models.clone_model(encoder)  # fresh initialisation
+    _, pretrained = finetune_text_classifier(encoder, vocab, train, validation, **common)
+    out = {"pretrained": pretrained, "label_names": train.label_names,
+           "train": train_spec, "validation": val_spec}
+    if scratch_encoder is not None:
+        _, scratch = finetune_text_classifier(scratch_encoder, vocab, train, validation,
+                                              **common)
+        out["scratch"] = scratch
+    return out
