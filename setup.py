@@ -20,6 +20,7 @@ setup(
         "keras-hub>=0.22,<1",
         "tensorflow-datasets>=4.9,<5",
         "absl-py>=2.0",
+        "tensorboard>=2.19",  # TensorBoard logging (no longer pulled in by tensorflow)
         "scikit-learn>=1.3",
         "numpy>=1.26",
     ],

@@ -19,6 +19,10 @@ def run_main(main):
     """Runs an absl ``main``; a :class:`UsageError` becomes one line on stderr, exit 2."""
 
     def wrapped(argv):
+        from absl import flags, logging
+
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)  # TF's INFO chatter off by default
         try:
             return main(argv)
         except UsageError as e:

@@ -54,18 +54,23 @@ flags.DEFINE_integer("steps_per_epoch", None,
                      "Cap on steps per epoch (default: one pass over the data).")
 
 # --- SimCLR -----------------------------------------------------------------------
-flags.DEFINE_integer("image_size", None, "Input resolution. Default: 32.")
-flags.DEFINE_float("temperature", None, "NT-Xent temperature (> 0). Default: 0.2.")
-flags.DEFINE_integer("projection_dim", 128, "Output width of the projection head.")
+flags.DEFINE_string("preset", None, "SimCLR recipe from tfssl.presets (default: "
+                    "simclr_digits); explicit flags override its values.")
+flags.DEFINE_float("width", None, "Channel-width multiplier of the image encoder.")
+flags.DEFINE_enum("stem", None, ["cifar", "imagenet"],
+                  "ResNet stem (default: cifar below 64 px, imagenet from 64 px).")
+flags.DEFINE_integer("image_size", None, "Input resolution (default from the preset).")
+flags.DEFINE_float("temperature", None, "NT-Xent temperature (> 0), default from the preset.")
+flags.DEFINE_integer("projection_dim", None, "Output width of the projection head.")
 flags.DEFINE_integer("projection_hidden_dim", None,
                      "Hidden width of the projection head (default: the feature width).")
-flags.DEFINE_integer("projection_layers", 2, "Dense layers in the projection head "
+flags.DEFINE_integer("projection_layers", None, "Dense layers in the projection head "
                      "(2: SimCLR v1, 3: SimCLR v2).")
-flags.DEFINE_float("color_jitter", 0.5, "Colour-jitter strength s.")
-flags.DEFINE_float("min_crop_scale", 0.2, "Smallest area fraction of the random resized crop.")
+flags.DEFINE_float("color_jitter", None, "Colour-jitter strength s.")
+flags.DEFINE_float("min_crop_scale", None, "Smallest area fraction of the random resized crop.")
 flags.DEFINE_bool("blur", None, "Gaussian blur (default: on for image_size >= 96).")
 flags.DEFINE_float("solarize", 0.0, "Solarize probability.")
-flags.DEFINE_bool("flip", True, "Random horizontal flip.")
+flags.DEFINE_bool("flip", None, "Random horizontal flip.")
 flags.DEFINE_integer("knn_every", 0, "Log kNN accuracy every N epochs (0: only at the end).")
 flags.DEFINE_integer("knn_k", 20, "Neighbours for kNN evaluation.")
 

@@ -3,7 +3,8 @@
 Specs:
 
 - ``python_docs``: the English documentation that ships with CPython
-  (``pydoc_data.topics``), cut into blank-line-separated paragraphs; every
+  (``pydoc_data.topics``), cut into blank-line-separated paragraphs (repeated
+  paragraphs dropped, so no validation text appears in training); every
   ``VALIDATION_EVERY``-th paragraph (in a fixed order) is a validation document. No
   download, identical on every machine with the same Python minor version.
 - ``textfile:PATH_OR_GLOB``: plain UTF-8 text, one document per line, or blank-line
@@ -63,9 +64,12 @@ def _python_docs(split):
     import pydoc_data.topics
 
     topics = pydoc_data.topics.topics
-    paras = []
+    paras, seen = [], set()
     for key in sorted(topics):
-        paras.extend(_split_docs(topics[key], paragraphs=True))
+        for p in _split_docs(topics[key], paragraphs=True):
+            if p not in seen:  # topics repeat paragraphs: keep validation unseen
+                seen.add(p)
+                paras.append(p)
     if split in ("train", None):
         return [p for i, p in enumerate(paras) if i % VALIDATION_EVERY != VALIDATION_EVERY - 1]
     if split in ("validation", "test", "valid"):

@@ -1,1 +1,5 @@
-"""tfssl.distribute."""
+"""tf.distribute helpers: the only place that knows about replicas."""
+
+from tfssl.distribute.replicas import (  # noqa: F401
+    all_gather, num_replicas, replica_id, scale_loss, unscale_loss)
+from tfssl.distribute.strategy import make_strategy  # noqa: F401

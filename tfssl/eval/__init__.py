@@ -1,1 +1,6 @@
-"""tfssl.eval."""
+"""Representation quality: kNN, linear probe, fine-tuning, callbacks."""
+
+from tfssl.eval.callbacks import KNNMonitor  # noqa: F401
+from tfssl.eval.features import extract_features  # noqa: F401
+from tfssl.eval.knn import evaluate_knn, knn_accuracy, knn_predict  # noqa: F401
+from tfssl.eval.linear import evaluate_linear, linear_probe_accuracy  # noqa: F401

@@ -1,1 +1,3 @@
-"""tfssl.export."""
+"""SavedModel export and reload helpers."""
+
+from tfssl.export.image import export_image_encoder, load_image_encoder  # noqa: F401

@@ -1,1 +1,3 @@
-"""tfssl.layers."""
+"""Projection and prediction heads."""
+
+from tfssl.layers.heads import ProjectionHead  # noqa: F401

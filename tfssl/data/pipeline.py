@@ -1,0 +1,72 @@
+"""``tf.data`` pipelines: cache -> shuffle -> augment in ``map`` -> batch -> prefetch."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfssl.data.images import ImageData
+from tfssl.errors import UsageError
+
+
+def _images_dataset(source):
+    if isinstance(source, ImageData):
+        return tf.data.Dataset.from_tensor_slices(source.images), len(source)
+    if isinstance(source, np.ndarray):
+        return tf.data.Dataset.from_tensor_slices(source), len(source)
+    if isinstance(source, tf.data.Dataset):
+        spec = source.element_spec
+        if isinstance(spec, tuple):  # (image, label) -> image
+            source = source.map(lambda *e: e[0])
+        n = int(source.cardinality())
+        return source, (n if n >= 0 else None)
+    raise TypeError(f"expected ImageData, a NumPy array or a tf.data.Dataset, got "
+                    f"{type(source).__name__}")
+
+
+def check_batch_size(batch_size, num_examples, flag="--batch_size", what="training images"):
+    """A contrastive batch needs >= 2 examples and no more than the data has."""
+    if batch_size < 2:
+        raise UsageError(f"{flag}={batch_size}: must be at least 2")
+    if num_examples is not None and batch_size > num_examples:
+        raise UsageError(f"{flag}={batch_size} is larger than the {num_examples} "
+                         f"{what}; use at most {num_examples}")
+
+
+def simclr_dataset(source, batch_size, image_size, seed=None, shuffle=True,
+                   input_context=None, **augment):
+    """Pairs of augmented views for :class:`tfssl.methods.SimCLR`.
+
+    Args:
+        source: :class:`ImageData`, uint8 NumPy images, or a ``tf.data.Dataset`` of images
+            or ``(image, label)`` pairs.
+        batch_size: global batch size (split by ``input_context`` when given).
+        image_size: side of the views.
+        seed: seeds shuffling and augmentation (None: fresh randomness every run).
+        shuffle: reshuffle every epoch.
+        input_context: a ``tf.distribute.InputContext``: shard by input pipeline and use
+            the per-replica batch size (for ``distribute_datasets_from_function``).
+        **augment: options of :func:`tfssl.augment.add_views`.
+
+    Returns:
+        a ``tf.data.Dataset`` of ``(view1, view2)`` float32 batches, ``drop_remainder``.
+    """
+    from tfssl.augment import add_views
+
+    ds, n = _images_dataset(source)
+    check_batch_size(batch_size, n)
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(n or 10_000, seed=seed, reshuffle_each_iteration=True)
+    ds = add_views(ds, image_size=image_size, seed=seed, **augment)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(source, batch_size=256):
+    """Un-augmented float32 images in [0, 1] (and labels) for feature extraction."""
+    images = source.images if isinstance(source, ImageData) else np.asarray(source)
+    ds = tf.data.Dataset.from_tensor_slices(images)
+    return ds.batch(batch_size).map(lambda x: tf.cast(x, tf.float32) / 255.0,
+                                    num_parallel_calls=tf.data.AUTOTUNE
+                                    ).prefetch(tf.data.AUTOTUNE)

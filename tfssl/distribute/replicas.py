@@ -1,0 +1,46 @@
+"""Everything that knows about replicas: counts, ids, cross-replica gathers, loss scaling.
+
+These functions work in every context: with no strategy (or the default one) they are
+identities, inside ``strategy.run`` they talk to the other replicas.
+"""
+
+import tensorflow as tf
+
+
+def num_replicas():
+    """Replicas in sync for the current strategy (1 outside any strategy)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_id():
+    """This replica's index in its sync group, as an int32 tensor (0 outside a strategy)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:  # cross-replica context
+        return tf.constant(0, tf.int32)
+    rid = ctx.replica_id_in_sync_group
+    return tf.cast(rid, tf.int32)
+
+
+def all_gather(x, axis=0):
+    """Concatenates ``x`` from every replica along ``axis``, in replica order.
+
+    Differentiable: the gradient w.r.t. the local ``x`` is the matching slice of the
+    gradient w.r.t. the gathered tensor, summed over replicas. With one replica this is
+    the identity.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return x
+    return ctx.all_gather(x, axis=axis)
+
+
+def scale_loss(loss):
+    """Divides a per-replica mean loss by the replica count (gradients are summed)."""
+    n = num_replicas()
+    return loss if n == 1 else loss / tf.cast(n, loss.dtype)
+
+
+def unscale_loss(loss):
+    """Inverse of :func:`scale_loss`, for logging the per-replica mean."""
+    n = num_replicas()
+    return loss if n == 1 else loss * tf.cast(n, loss.dtype)

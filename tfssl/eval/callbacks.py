@@ -1,0 +1,40 @@
+"""Keras callbacks that evaluate the representation during training."""
+
+import keras
+
+from tfssl.eval.knn import evaluate_knn
+
+
+class KNNMonitor(keras.callbacks.Callback):
+    """Logs kNN top-1 of the model's encoder as ``knn_top1`` every ``every`` epochs.
+
+    Put it before ``TensorBoard`` / ``CSVLogger`` in the callback list so that they see
+    the value. The encoder is ``model.encoder`` unless given.
+
+    Args:
+        train_data, test_data: labelled :class:`tfssl.data.ImageData` (memory bank, queries).
+        every: evaluate every this many epochs (and after the last epoch).
+        k, temperature: kNN settings.
+    """
+
+    def __init__(self, train_data, test_data, every=1, k=20, temperature=0.07, encoder=None):
+        super().__init__()
+        self.train_data = train_data
+        self.test_data = test_data
+        self.every = max(1, int(every))
+        self.k = k
+        self.temperature = temperature
+        self._encoder = encoder
+        self.history = {}
+
+    def on_train_begin(self, logs=None):
+        self._last_epoch = self.params.get("epochs", 0) - 1 if self.params else -1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every and epoch != self._last_epoch:
+            return
+        encoder = self._encoder or self.model.encoder
+        acc = evaluate_knn(encoder, self.train_data, self.test_data, self.k, self.temperature)
+        self.history[epoch] = acc
+        if logs is not None:
+            logs["knn_top1"] = acc

@@ -1,0 +1,50 @@
+"""Weighted k-nearest-neighbour classification on frozen features (Wu et al. 2018)."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def knn_predict(train_features, train_labels, query_features, num_classes, k=20,
+                temperature=0.07, batch_size=1024):
+    """Class scores by temperature-weighted cosine-similarity votes of the k neighbours.
+
+    Each of the ``k`` most similar training examples votes for its class with weight
+    ``exp(similarity / temperature)``.
+
+    Returns:
+        ``(num_queries, num_classes)`` float32 vote totals.
+    """
+    bank = tf.math.l2_normalize(tf.constant(train_features, tf.float32), axis=1)
+    labels = tf.constant(train_labels, tf.int32)
+    k = min(k, int(bank.shape[0]))
+    out = []
+    for start in range(0, len(query_features), batch_size):
+        q = tf.math.l2_normalize(
+            tf.constant(query_features[start:start + batch_size], tf.float32), axis=1)
+        sim, idx = tf.math.top_k(tf.matmul(q, bank, transpose_b=True), k=k)
+        weights = tf.exp(sim / temperature)
+        onehot = tf.one_hot(tf.gather(labels, idx), num_classes)
+        out.append(tf.reduce_sum(onehot * weights[..., None], axis=1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, num_classes), np.float32)
+
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels, k=20,
+                 temperature=0.07, num_classes=None):
+    """Top-1 accuracy of :func:`knn_predict`."""
+    num_classes = num_classes or int(max(np.max(train_labels), np.max(test_labels))) + 1
+    scores = knn_predict(train_features, train_labels, test_features, num_classes, k,
+                         temperature)
+    return float(np.mean(np.argmax(scores, axis=1) == np.asarray(test_labels)))
+
+
+def evaluate_knn(encoder, train_data, test_data, k=20, temperature=0.07, batch_size=256):
+    """kNN top-1 of ``encoder`` with ``train_data`` as memory bank, on ``test_data``.
+
+    ``train_data`` / ``test_data`` are :class:`tfssl.data.ImageData` with labels.
+    """
+    from tfssl.eval.features import extract_features
+
+    train_f = extract_features(encoder, train_data, batch_size)
+    test_f = extract_features(encoder, test_data, batch_size)
+    return knn_accuracy(train_f, train_data.labels, test_f, test_data.labels, k,
+                        temperature, max(train_data.num_classes, test_data.num_classes))

@@ -1,0 +1,37 @@
+"""Linear probe: a softmax classifier trained on frozen, cached features."""
+
+import keras
+import numpy as np
+
+
+def linear_probe_accuracy(train_features, train_labels, test_features, test_labels,
+                          num_classes=None, epochs=100, batch_size=256, learning_rate=1e-3,
+                          weight_decay=1e-4, seed=0):
+    """Trains ``Dense(num_classes)`` on standardised features; returns test top-1."""
+    num_classes = num_classes or int(max(np.max(train_labels), np.max(test_labels))) + 1
+    mean = train_features.mean(0, keepdims=True)
+    std = train_features.std(0, keepdims=True) + 1e-6
+    x_train = (train_features - mean) / std
+    x_test = (test_features - mean) / std
+    keras.utils.set_random_seed(seed)
+    probe = keras.Sequential([keras.Input((x_train.shape[1],)),
+                              keras.layers.Dense(num_classes)])
+    probe.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    probe.fit(x_train, np.asarray(train_labels), epochs=epochs,
+              batch_size=min(batch_size, len(x_train)), verbose=0, shuffle=True)
+    _, acc = probe.evaluate(x_test, np.asarray(test_labels), verbose=0,
+                            batch_size=batch_size)
+    return float(acc)
+
+
+def evaluate_linear(encoder, train_data, test_data, epochs=100, batch_size=256, seed=0):
+    """Linear-probe top-1 of a frozen ``encoder`` (features extracted once)."""
+    from tfssl.eval.features import extract_features
+
+    train_f = extract_features(encoder, train_data)
+    test_f = extract_features(encoder, test_data)
+    return linear_probe_accuracy(train_f, train_data.labels, test_f, test_data.labels,
+                                 max(train_data.num_classes, test_data.num_classes),
+                                 epochs=epochs, batch_size=batch_size, seed=seed)

@@ -1,0 +1,24 @@
+"""SavedModel export of image encoders and reload."""
+
+import keras
+import tensorflow as tf
+
+
+def export_image_encoder(encoder, path):
+    """Writes ``encoder`` as a SavedModel with a ``serve`` endpoint (and default signature).
+
+    The endpoint takes ``images``: float32 ``(batch, H, W, C)`` in [0, 1] and returns the
+    feature vectors ``(batch, D)`` in inference mode. Loadable without tfssl or Keras:
+    ``tf.saved_model.load(path).serve(images)``.
+    """
+    spec = tf.TensorSpec((None,) + tuple(encoder.input_shape[1:]), tf.float32, name="images")
+    archive = keras.export.ExportArchive()
+    archive.track(encoder)
+    archive.add_endpoint("serve", lambda images: encoder(images, training=False),
+                         input_signature=[spec])
+    archive.write_out(path, verbose=False)
+
+
+def load_image_encoder(path):
+    """Reloads an exported encoder; returns the ``serve`` callable (images -> features)."""
+    return tf.saved_model.load(path).serve
