@@ -25,14 +25,14 @@ from tfssl.errors import UsageError
 DEFAULTS = dict(
     dataset="python_docs",
     encoder="bert_tiny",
-    epochs=4,
+    epochs=12,
     batch_size=32,
     max_length=128,
     vocab_size=4096,
     optimizer="adamw",
-    learning_rate={"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05, "lars": 0.05},
+    learning_rate={"adam": 2e-3, "adamw": 2e-3, "sgd": 0.05, "lars": 0.05},
     weight_decay=0.01,
-    warmup_epochs=0.5,
+    warmup_epochs=1.0,
     model_dir=os.path.join("tfssl_runs", "mlm"),
 )
 

@@ -67,6 +67,9 @@ class MaskedLM(keras.Model):
             intermediate_activation=intermediate_activation,
             layer_norm_epsilon=layer_norm_epsilon,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            # float32 head: logits in float32 under any policy (the tied embedding
+            # still runs its reverse projection in its own compute dtype).
+            dtype="float32",
             name="mlm_head",
         )
         self.head.build((None, None, token_embedding.output_dim))

@@ -1,0 +1,112 @@
+"""MaskedLMMaskGenerator-based masking: statistics on a large batch, specials, slots."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfssl.errors import UsageError
+from tfssl.text.masking import MLMMasker, num_mask_slots
+from tfssl.text.vocab import SPECIAL_TOKENS
+
+V = 1000
+N_SPECIAL = len(SPECIAL_TOKENS)
+MASK = 4
+
+
+def _rows(n=1024, length=64, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = np.zeros((n, length), np.int32)
+    for i in range(n):
+        k = rng.integers(10, length - 1)  # real tokens, then [SEP], then padding
+        rows[i, 0] = 2
+        rows[i, 1:k] = rng.integers(N_SPECIAL, V, k - 1)
+        rows[i, k] = 3
+        # a few [UNK] / [SEP] inside: never selectable either
+        rows[i, rng.integers(1, k)] = rng.choice([1, 3])
+    return rows
+
+
+def _mask(masker, rows):
+    ds = tf.data.Dataset.from_tensors(rows).map(masker)
+    x, y, w = next(iter(ds))
+    return x["token_ids"].numpy(), x["mask_positions"].numpy(), y.numpy(), w.numpy()
+
+
+def test_masking_statistics_large_batch():
+    rows = _rows()
+    masker = MLMMasker(V, rows.shape[1], mask_rate=0.15)
+    tokens, pos, ids, w = _mask(masker, rows)
+    assert pos.shape == ids.shape == w.shape == (len(rows), num_mask_slots(64, 0.15))
+    eligible = rows >= N_SPECIAL
+    real = w > 0
+    # 15% of the eligible tokens (per row ceil(0.15 * eligible)).
+    rate = real.sum() / eligible.sum()
+    assert 0.145 < rate < 0.175, rate
+    per_row = real.sum(1)
+    np.testing.assert_array_equal(
+        per_row, np.minimum(np.ceil(0.15 * eligible.sum(1)), pos.shape[1]))
+    r, c = np.nonzero(real)
+    sel = pos[r, c]
+    # Never a special or padding token; targets are the original ids.
+    assert np.all(rows[r, sel] >= N_SPECIAL)
+    np.testing.assert_array_equal(ids[r, c], rows[r, sel])
+    # Padding slots have zero weight and target/position 0.
+    assert np.all(ids[~real] == 0) and np.all(pos[~real] == 0)
+    # 80 / 10 / 10.
+    new = tokens[r, sel]
+    frac_mask = np.mean(new == MASK)
+    frac_kept = np.mean(new == rows[r, sel])
+    frac_random = 1 - frac_mask - frac_kept
+    assert abs(frac_mask - 0.8) < 0.025, frac_mask
+    assert abs(frac_kept - 0.1) < 0.02, frac_kept
+    assert abs(frac_random - 0.1) < 0.02, frac_random
+    # Random replacements are real word pieces, never [PAD] [UNK] [CLS] [SEP].
+    assert np.all(new[(new != MASK) & (new != rows[r, sel])] >= N_SPECIAL)
+    # Everything that was not selected is unchanged.
+    selected = np.zeros_like(rows, bool)
+    selected[r, sel] = True
+    np.testing.assert_array_equal(tokens[~selected], rows[~selected])
+
+
+def test_masks_are_fresh_each_pass():
+    rows = _rows(64)
+    masker = MLMMasker(V, rows.shape[1])
+    ds = tf.data.Dataset.from_tensors(rows).repeat(2).map(masker)
+    (x1, _, _), (x2, _, _) = list(ds)
+    assert not np.array_equal(x1["mask_positions"].numpy(), x2["mask_positions"].numpy())
+
+
+def test_whole_word_masking_selects_whole_words():
+    vocab = SPECIAL_TOKENS + [f"w{i}" for i in range(40)] + [f"##s{i}" for i in range(40)]
+    cont = np.array([t.startswith("##") for t in vocab])
+    rng = np.random.default_rng(1)
+    rows = np.zeros((256, 48), np.int32)
+    for i in range(256):
+        seq = [2]
+        while len(seq) < 40:
+            seq.append(rng.integers(5, 45))
+            seq.extend(rng.integers(45, 85, rng.integers(0, 3)))
+        rows[i, :40] = seq[:40]
+        rows[i, 40] = 3
+    masker = MLMMasker(len(vocab), 48, whole_word=True, vocab=vocab)
+    tokens, pos, ids, w = _mask(masker, rows)
+    r, c = np.nonzero(w > 0)
+    selected = np.zeros_like(rows, bool)
+    selected[r, pos[r, c]] = True
+    changed = tokens != rows
+    assert np.all(selected[changed])  # nothing corrupted without being predicted
+    assert np.all(rows[selected] >= N_SPECIAL)
+    # A selected continuation piece's word start is selected, and vice versa
+    # (except where the slots ran out at the end of the row).
+    for i in range(len(rows)):
+        last = pos[i][w[i] > 0].max() if (w[i] > 0).any() else -1
+        for j in range(1, 40):
+            if cont[rows[i, j]] and j <= last:
+                assert selected[i, j] == selected[i, j - 1], (i, j)
+
+
+def test_bad_mask_rate():
+    with pytest.raises(UsageError):
+        MLMMasker(V, 32, mask_rate=0.0)
+    with pytest.raises(UsageError):
+        MLMMasker(5, 32)
