@@ -85,6 +85,13 @@ def test_wikitext2_valid(shared_data):
     assert len(docs) > 1000
     assert all(d == d.strip() and d for d in docs)
     assert any("=" in d for d in docs)  # section headers are documents too
+    from tfssl.text import make_tokenizer, pack_documents, tokenize_documents, train_vocabulary
+
+    sample = docs[:300]
+    tok = make_tokenizer(train_vocabulary(sample, 500))
+    rows, _ = pack_documents(tokenize_documents(tok, sample), 64)
+    assert rows.shape[1] == 64 and len(rows) > 50
+    assert (rows == 1).mean() < 0.01  # few [UNK]
 
 
 def test_sst2(shared_data):

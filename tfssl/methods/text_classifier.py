@@ -184,6 +184,7 @@ class _Warmup(keras.optimizers.schedules.LearningRateSchedule):
 
 def load_run(model_dir):
     """``(run_config, vocab, encoder)`` from a ``tfssl-pretrain --method=mlm`` run."""
+    import tfssl.encoders.bert  # noqa: F401  (registers the encoder's layers)
     from tfssl.text.vocab import load_vocabulary
 
     path = os.path.join(model_dir, "run_config.json")
@@ -225,7 +226,6 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
     """
     from tfssl.data.text import LabeledText, load_labeled_text
 
-    config, vocab, encoder = load_run(model_dir)
     if not isinstance(train, LabeledText):
         train_spec = train
         train = load_labeled_text(train)
@@ -236,6 +236,7 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         validation = load_labeled_text(validation, label_names=train.label_names)
     else:
         val_spec = "<python>"
+    config, vocab, encoder = load_run(model_dir)
     max_length = max_length or config["max_length"]
     positions = config.get("positions", max_length)
     if max_length > positions:

@@ -1,0 +1,88 @@
+"""``tfssl-pretrain --method=mlm`` end to end on tiny settings, and its bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+CORPUS = "\n".join(
+    f"line {i}: the {w} model reads text and predicts the masked {w} words again"
+    for i, w in enumerate(["quick", "slow", "tiny", "large", "clever", "plain"] * 8))
+
+
+def pretrain(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "tfssl.cli.pretrain", "--method=mlm",
+                           *args], capture_output=True, text=True, env=ENV, cwd=cwd,
+                          timeout=300)
+
+
+TINY = ["--encoder=bert_tiny", "--max_length=16", "--vocab_size=120", "--epochs=2",
+        "--steps_per_epoch=2", "--batch_size=4"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("corpus")
+    (d / "train.txt").write_text(CORPUS)
+    return d
+
+
+def test_end_to_end_tiny(corpus, tmp_path):
+    run = tmp_path / "run"
+    r = pretrain(f"--dataset=textfile:{corpus / 'train.txt'}", f"--model_dir={run}", *TINY)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    v, b = metrics["validation"], metrics["baseline"]
+    assert 0 <= v["masked_accuracy"] <= 1 and v["perplexity"] > 1
+    assert 0 <= b["masked_accuracy"] <= 1 and b["most_frequent_token"]
+    config = json.loads((run / "run_config.json").read_text())
+    assert config["method"] == "mlm" and config["max_length"] == 16
+    assert (run / "vocab.txt").read_text().split("\n")[:5] == [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert (run / "encoder.keras").is_file() and (run / "model.keras").is_file()
+    assert (run / "export" / "encoder" / "saved_model.pb").is_file()
+    assert os.listdir(run / "logs")
+    assert not (run / "backup").exists() or not os.listdir(run / "backup")
+
+    # The exported SavedModel takes raw strings.
+    check = (
+        "import tensorflow as tf; from tfssl.export.text import load_text_encoder;"
+        f"f = load_text_encoder({str(run / 'export' / 'encoder')!r});"
+        "o = f(text=tf.constant(['the quick model', 'words']));"
+        "print(o['pooled_output'].shape, o['sequence_output'].shape)")
+    r = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                       env=ENV, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "(2, 128) (2, 16, 128)" in r.stdout
+
+
+def _one_line_error(r, *needles):
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "error:" in last
+    for n in needles:
+        assert n in last, last
+    return last
+
+
+@pytest.mark.parametrize("flags,needles", [
+    (["--vocab_size=4"], ["--vocab_size=4", "special"]),
+    (["--max_length=1000"], ["--max_length=1000", "positions"]),
+    (["--encoder=resnet18"], ["resnet18"]),
+    (["--dataset=textfile:/nonexistent/x.txt"], ["does not exist"]),
+])
+def test_bad_flags(flags, needles, tmp_path):
+    r = pretrain(f"--model_dir={tmp_path / 'run'}", *TINY, *flags)
+    _one_line_error(r, *needles)
+
+
+def test_empty_corpus(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    r = pretrain(f"--dataset=textfile:{empty}", f"--model_dir={tmp_path / 'run'}", *TINY)
+    _one_line_error(r, "empty")
