@@ -15,8 +15,11 @@ from absl import app
 from tfssl.errors import UsageError
 
 
-def run_main(main):
-    """Runs an absl ``main``; a :class:`UsageError` becomes one line on stderr, exit 2."""
+def run_main(main, prog=None):
+    """Runs an absl ``main``; a :class:`UsageError` becomes one line on stderr, exit 2.
+
+    The line reads ``PROG: error: MESSAGE``; ``prog`` defaults to the script's name.
+    """
 
     def wrapped(argv):
         from absl import flags, logging
@@ -26,8 +29,8 @@ def run_main(main):
         try:
             return main(argv)
         except UsageError as e:
-            prog = os.path.basename(sys.argv[0]) or "tfssl"
-            print(f"{prog}: error: {e}", file=sys.stderr)
+            name = prog or os.path.basename(sys.argv[0]) or "tfssl"
+            print(f"{name}: error: {e}", file=sys.stderr)
             sys.exit(2)
 
     try:

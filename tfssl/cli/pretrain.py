@@ -98,7 +98,7 @@ def main(argv):
 
 
 def run_main():
-    _run_main(main)
+    _run_main(main, "tfssl-pretrain")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def run_simclr(cfg):
 
     from tfssl.cli.common import replace_dir_atomic, write_json_atomic
     from tfssl.data import check_batch_size, simclr_dataset
-    from tfssl.distribute import make_strategy
+    from tfssl.distribute import default_jit_compile, make_strategy
     from tfssl.eval import KNNMonitor, evaluate_knn
     from tfssl.export import export_image_encoder
     from tfssl.layers import ProjectionHead
@@ -132,7 +132,7 @@ def run_simclr(cfg):
             model.compile(optimizer=build_optimizer(
                 cfg["optimizer"], cfg["learning_rate"], total_steps, warmup,
                 cfg["weight_decay"]),
-                jit_compile="auto" if cfg["jit_compile"] is None else cfg["jit_compile"])
+                jit_compile=default_jit_compile(cfg["jit_compile"]))
         callbacks = []
         if labelled and cfg["knn_every"]:
             callbacks.append(KNNMonitor(train, test, every=cfg["knn_every"], k=cfg["knn_k"]))

@@ -2,4 +2,4 @@
 
 from tfssl.distribute.replicas import (  # noqa: F401
     all_gather, num_replicas, replica_id, scale_loss, unscale_loss)
-from tfssl.distribute.strategy import make_strategy  # noqa: F401
+from tfssl.distribute.strategy import default_jit_compile, make_strategy  # noqa: F401

@@ -20,5 +20,9 @@ def export_image_encoder(encoder, path):
 
 
 def load_image_encoder(path):
-    """Reloads an exported encoder; returns the ``serve`` callable (images -> features)."""
-    return tf.saved_model.load(path).serve
+    """Reloads an exported encoder: an object whose ``serve(images)`` gives the features.
+
+    Keep the returned object alive while using ``serve``: the endpoint's variables
+    belong to it.
+    """
+    return tf.saved_model.load(path)
