@@ -5,7 +5,7 @@ import numpy as np
 
 
 def linear_probe_accuracy(train_features, train_labels, test_features, test_labels,
-                          num_classes=None, epochs=100, batch_size=256, learning_rate=1e-3,
+                          num_classes=None, epochs=100, batch_size=256, learning_rate=1e-2,
                           weight_decay=1e-4, seed=0):
     """Trains ``Dense(num_classes)`` on standardised features; returns test top-1."""
     num_classes = num_classes or int(max(np.max(train_labels), np.max(test_labels))) + 1
