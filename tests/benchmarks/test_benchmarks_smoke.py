@@ -1,0 +1,85 @@
+"""Each benchmark script runs end to end on the smallest settings and prints one JSON line.
+
+No timing is asserted: speed is measured by running the benchmarks, not by tests.
+"""
+
+import collections
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(REPO, "benchmarks")
+ARCHIVE = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "cifar10",
+                                        "train.tar.gz"))
+
+
+def run_script(name, *args, timeout=180):
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, name), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, f"expected one JSON line on stdout, got: {proc.stdout!r}"
+    return json.loads(lines[0])
+
+
+def test_simclr_throughput_smoke():
+    out = run_script("simclr_throughput.py", "--encoder=convnet", "--width=0.25",
+                     "--batch_size=4", "--steps=1", "--warmup_steps=1", "--image_size=16",
+                     "--jit_compile=false", "--threads=0")
+    assert out["benchmark"] == "simclr_throughput"
+    assert {"encoder", "batch_size", "images_per_s", "step_ms", "jit_compile", "precision",
+            "tf"} <= set(out)
+    assert out["encoder"] == "convnet" and out["batch_size"] == 4
+    assert out["jit_compile"] is False and out["precision"] == "float32"
+    assert out["images_per_s"] > 0 and out["step_ms"] > 0
+
+
+def test_ntxent_throughput_smoke():
+    out = run_script("ntxent_throughput.py", "--batch_size=8", "--dim=4", "--steps=1",
+                     "--warmup_steps=1", "--threads=0")
+    assert out["benchmark"] == "ntxent_throughput"
+    assert {"batch_size", "dim", "ms_per_step", "jit_compile", "tf"} <= set(out)
+    assert out["embeddings"] == 16 and out["ms_per_step"] > 0
+
+
+def _tiny_archive(path, per_class):
+    """The first ``per_class`` images of every class of the shared archive, as a .tar.gz."""
+    count = collections.Counter()
+    with tarfile.open(ARCHIVE, "r|gz") as src, tarfile.open(path, "w:gz") as dst:
+        for member in src:
+            if not member.isfile():
+                continue
+            cls = os.path.basename(os.path.dirname(member.name))
+            if count[cls] < per_class:
+                count[cls] += 1
+                dst.addfile(member, io.BytesIO(src.extractfile(member).read()))
+    return path
+
+
+@pytest.mark.skipif(not os.path.isfile(ARCHIVE), reason=f"no CIFAR-10 archive at {ARCHIVE}")
+def test_simclr_cifar10_smoke(tmp_path):
+    archive = _tiny_archive(str(tmp_path / "tiny.tar.gz"), per_class=10)
+    out = run_script("simclr_cifar10.py", f"--archive={archive}", "--minutes=0.01",
+                     "--limit=40", "--batch_size=8", "--image_size=16", "--width=0.25",
+                     "--knn_k=5", "--jit_compile=false")
+    assert out["benchmark"] == "simclr_cifar10"
+    assert {"encoder", "batch_size", "minutes", "steps", "epochs", "images_seen",
+            "knn_top1", "knn_top1_random_init"} <= set(out)
+    assert out["train_images"] == 40 and out["test_images"] == 10
+    assert out["steps"] >= 1 and out["images_seen"] == 8 * out["steps"]
+    assert 0.0 <= out["knn_top1"] <= 1.0 and 0.0 <= out["knn_top1_random_init"] <= 1.0
+
+
+def test_simclr_cifar10_missing_archive(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, "simclr_cifar10.py"),
+                           f"--archive={tmp_path / 'absent.tar.gz'}"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "absent.tar.gz" in proc.stderr.strip().splitlines()[-1]
