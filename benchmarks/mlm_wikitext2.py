@@ -27,7 +27,7 @@ flags.DEFINE_integer("warmup_steps", 200, "Linear warm-up steps.")
 flags.DEFINE_integer("finetune_epochs", 2, "SST-2 fine-tuning epochs (each encoder).")
 flags.DEFINE_integer("finetune_max_length", 64, "Tokens per SST-2 sentence.")
 flags.DEFINE_enum("finetune_mode", "finetune", ["finetune", "linear"], "Transfer protocol.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
+flags.DEFINE_bool("jit_compile", True, "XLA-compile the train step (single device).")
 flags.DEFINE_integer("seed", 0, "Seed.")
 FLAGS = flags.FLAGS
 

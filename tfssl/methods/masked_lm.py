@@ -36,7 +36,8 @@ class MaskedLM(keras.Model):
     Args:
         encoder: a functional text encoder with a layer named ``token_embedding``
             (keras-hub ``ReversibleEmbedding``) and output ``sequence_output``.
-        intermediate_activation: activation of the head's dense layer (BERT: gelu).
+        intermediate_activation: activation of the head's dense layer (default: GELU,
+            tanh approximation, as in BERT).
         layer_norm_epsilon: epsilon of the head's layer norm.
 
     Metrics: ``loss``, ``masked_accuracy`` (top-1 over real mask slots), ``perplexity``
@@ -53,12 +54,20 @@ class MaskedLM(keras.Model):
         Language Understanding", NAACL 2019.
     """
 
-    def __init__(self, encoder, intermediate_activation="gelu", layer_norm_epsilon=1e-12,
+    def __init__(self, encoder, intermediate_activation=None, layer_norm_epsilon=1e-12,
                  **kwargs):
         import keras_hub
 
+        from tfssl.encoders.bert import gelu_approximate
+
         super().__init__(**kwargs)
         self.encoder = encoder
+        if intermediate_activation is None:
+            intermediate_activation = gelu_approximate
+        elif not callable(intermediate_activation):
+            intermediate_activation = keras.saving.deserialize_keras_object(
+                intermediate_activation) if isinstance(intermediate_activation, dict) \
+                else keras.activations.get(intermediate_activation)
         self.intermediate_activation = intermediate_activation
         self.layer_norm_epsilon = layer_norm_epsilon
         token_embedding = encoder.get_layer("token_embedding")
@@ -155,7 +164,8 @@ class MaskedLM(keras.Model):
         config = super().get_config()
         config.update({
             "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "intermediate_activation": self.intermediate_activation,
+            "intermediate_activation": keras.saving.serialize_keras_object(
+                self.intermediate_activation),
             "layer_norm_epsilon": self.layer_norm_epsilon,
         })
         return config
