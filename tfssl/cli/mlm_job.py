@@ -25,7 +25,7 @@ from tfssl.errors import UsageError
 DEFAULTS = dict(
     dataset="python_docs",
     encoder="bert_tiny",
-    epochs=12,
+    epochs=10,
     batch_size=32,
     max_length=128,
     vocab_size=4096,
