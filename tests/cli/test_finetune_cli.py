@@ -1,4 +1,4 @@
-"""``tfssl-finetune`` on a tiny pretrained run; bad labels exit 2 with one line."""
+"""``tfssl-finetune`` (and ``finetune_run``) on a tiny run; bad labels exit 2, one line."""
 
 import json
 import os
@@ -22,46 +22,69 @@ def _run(module, *args):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
+    """A run directory as tfssl-pretrain --method=mlm leaves it (built in-process;
+    tests/cli/test_mlm_cli.py runs the real pretraining command)."""
+    from tfssl.cli.common import write_json_atomic
+    from tfssl.encoders.bert import bert_tiny
+    from tfssl.text.vocab import save_vocabulary, train_vocabulary
+
     d = tmp_path_factory.mktemp("ft")
-    corpus = d / "corpus.txt"
-    corpus.write_text("\n".join((POS + NEG) * 6))
     for name, n in (("train.txt", 4), ("dev.txt", 2)):
         (d / name).write_text("".join(f"1 {t}\n0\t{t2}\n" for t, t2 in
                                       list(zip(POS, NEG)) * n))
     (d / "bad_dev.txt").write_text("1 good\nneutral so so\n")
-    r = _run("tfssl.cli.pretrain", "--method=mlm", f"--dataset=textfile:{corpus}",
-             f"--model_dir={d / 'run'}", "--max_length=16", "--vocab_size=150",
-             "--epochs=1", "--steps_per_epoch=2", "--batch_size=4")
-    assert r.returncode == 0, r.stderr[-3000:]
+    run = d / "run"
+    run.mkdir()
+    vocab = train_vocabulary((POS + NEG) * 6, 150)
+    save_vocabulary(vocab, str(run / "vocab.txt"))
+    bert_tiny(len(vocab), max_length=16).save(str(run / "encoder.keras"))
+    write_json_atomic(str(run / "run_config.json"), {
+        "method": "mlm", "encoder": "bert_tiny", "encoder_file": "encoder.keras",
+        "vocab_file": "vocab.txt", "max_length": 16, "positions": 16, "lowercase": True})
+    write_json_atomic(str(run / "metrics.json"), {"validation": {"masked_accuracy": 0.1}})
     return d
 
 
-@pytest.mark.parametrize("mode", ["finetune", "linear"])
-def test_finetune_writes_metrics(run_dir, mode):
+def test_finetune_cli_writes_metrics(run_dir):
     r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
              f"--train=labeled_text:{run_dir / 'train.txt'}",
-             f"--validation=labeled_text:{run_dir / 'dev.txt'}", f"--mode={mode}",
+             f"--validation=labeled_text:{run_dir / 'dev.txt'}", "--mode=finetune",
              "--epochs=1", "--batch_size=8")
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads((run_dir / "run" / "metrics.json").read_text())
-    section = metrics["finetune"][mode]
+    section = metrics["finetune"]["finetune"]
     for key in ("pretrained", "scratch"):
         assert 0.0 <= section[key]["accuracy"] <= 1.0
-        assert section[key]["epochs"] == 1
+        assert section[key]["epochs"] == 1 and section[key]["mode"] == "finetune"
     assert section["label_names"] == ["0", "1"]
-    assert "validation" in metrics  # the pretraining section is kept
+    assert metrics["validation"] == {"masked_accuracy": 0.1}  # other sections kept
+    assert "accuracy" in r.stdout
+
+
+def test_linear_probe_python_api(run_dir):
+    from tfssl.methods.text_classifier import finetune_run
+
+    out = finetune_run(str(run_dir / "run"), f"labeled_text:{run_dir / 'train.txt'}",
+                       str(run_dir / "dev.txt"), mode="linear", epochs=2, batch_size=8,
+                       scratch_baseline=False, verbose=0)
+    assert "scratch" not in out
+    assert out["pretrained"]["mode"] == "linear"
+    assert 0.0 <= out["pretrained"]["accuracy"] <= 1.0
 
 
 def test_unknown_validation_label(run_dir):
     r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
              f"--train=labeled_text:{run_dir / 'train.txt'}",
              f"--validation=labeled_text:{run_dir / 'bad_dev.txt'}", "--epochs=1")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     last = r.stderr.strip().splitlines()[-1]
     assert "bad_dev.txt:2: unknown label 'neutral'" in last
 
 
 def test_missing_run(tmp_path, run_dir):
-    r = _run("tfssl.cli.finetune", f"--model_dir={tmp_path / 'nope'}",
-             f"--train={run_dir / 'train.txt'}", f"--validation={run_dir / 'dev.txt'}")
-    assert r.returncode == 2 and "run_config.json" in r.stderr.strip().splitlines()[-1]
+    from tfssl.errors import UsageError
+    from tfssl.methods.text_classifier import finetune_run
+
+    with pytest.raises(UsageError, match="run_config.json"):
+        finetune_run(str(tmp_path / "nope"), str(run_dir / "train.txt"),
+                     str(run_dir / "dev.txt"))
