@@ -13,7 +13,6 @@ Reads the flags declared in :mod:`tfssl.cli.pretrain`. Run directory layout::
 """
 
 import json
-import math
 import os
 import time
 
