@@ -37,3 +37,16 @@ def shared_data():
         return p
 
     return get
+
+
+@pytest.fixture(scope="session")
+def cpu_strategy():
+    """One MirroredStrategy over the two logical CPUs, shared by the whole session.
+
+    Several MirroredStrategy objects in one process reuse collective instance keys, and
+    TensorFlow then aborts their all-gathers ("Collective instance ... expected type"),
+    so every test that needs two replicas takes this one.
+    """
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

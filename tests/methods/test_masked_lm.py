@@ -79,7 +79,7 @@ def test_keras_round_trip(tmp_path):
     assert len(back.trainable_weights) == len(model.trainable_weights)
 
 
-def test_mirrored_strategy_same_loss_and_weights():
+def test_mirrored_strategy_same_loss_and_weights(cpu_strategy):
     """Two logical CPUs (tests/conftest.py) vs no strategy: same losses and weights."""
     cpus = tf.config.list_logical_devices("CPU")
     if len(cpus) < 2:
@@ -96,7 +96,7 @@ def test_mirrored_strategy_same_loss_and_weights():
         return hist.history["loss"][0], [v.numpy() for v in model.trainable_weights]
 
     loss_1, weights_1 = train(tf.distribute.get_strategy())
-    loss_2, weights_2 = train(tf.distribute.MirroredStrategy([c.name for c in cpus[:2]]))
+    loss_2, weights_2 = train(cpu_strategy)
     np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
     for a, b in zip(weights_1, weights_2):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

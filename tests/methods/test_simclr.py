@@ -64,7 +64,7 @@ def test_keras_round_trip_identical_outputs(tmp_path):
     np.testing.assert_allclose(z_a.numpy(), z_b.numpy(), rtol=1e-6, atol=1e-6)
 
 
-def test_mirrored_matches_single_device():
+def test_mirrored_matches_single_device(cpu_strategy):
     """Two logical CPUs with negatives gathered across replicas == one device."""
     v1, v2 = fixed_batch(8)
     # The encoder's batch norm sees per-replica batches, so compare an encoder without it.
@@ -81,7 +81,7 @@ def test_mirrored_matches_single_device():
     ds = tf.data.Dataset.from_tensors((v1, v2)).repeat(3)
     single = build()
     h1 = single.fit(ds, epochs=1, verbose=0).history["loss"]
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = cpu_strategy
     with strategy.scope():
         mirrored = build()
     h2 = mirrored.fit(ds, epochs=1, verbose=0).history["loss"]

@@ -45,49 +45,6 @@ def _flag(flags_obj, name):
     return value
 
 
-def _strategy(name):
-    try:
-        from tfssl.distribute.strategy import make_strategy
-    except ImportError:  # pragma: no cover - the lead's module
-        import tensorflow as tf
-
-        if name in ("auto", "default"):
-            return tf.distribute.get_strategy()
-        if name == "mirrored":
-            return tf.distribute.MirroredStrategy()
-        raise UsageError(f"--strategy={name}: not available") from None
-    return make_strategy(name)
-
-
-def _optimizer(name, schedule, weight_decay):
-    import keras
-
-    if name == "adam":
-        return keras.optimizers.Adam(schedule)
-    if name == "adamw":
-        opt = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
-        opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-        return opt
-    if name == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=weight_decay or None)
-    try:
-        from tfssl.optimizers import LARS
-    except ImportError:
-        raise UsageError("--optimizer=lars is not available in this build") from None
-    return LARS(schedule, weight_decay=weight_decay)
-
-
-def _schedule(lr, total_steps, warmup_steps):
-    import keras
-
-    warmup_steps = int(min(max(warmup_steps, 0), max(total_steps - 1, 0)))
-    decay = max(1, total_steps - warmup_steps)
-    if warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(
-            0.0, decay, alpha=0.0, warmup_target=lr, warmup_steps=warmup_steps)
-    return keras.optimizers.schedules.CosineDecay(lr, decay)
-
-
 def _load_corpus(FLAGS, dataset):
     from tfssl.data.text import load_text, split_documents
 
@@ -145,20 +102,6 @@ def _baselines(train_rows, val_y, val_w, vocab_size, num_special):
     }
 
 
-def _log_callback(log_dir):
-    """TensorBoard under ``log_dir``; a CSV log there when tensorboard is not installed."""
-    import keras
-
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        os.makedirs(log_dir, exist_ok=True)
-        print(f"tfssl mlm: tensorboard is not installed; logging epochs to "
-              f"{os.path.join(log_dir, 'training.csv')} instead", flush=True)
-        return keras.callbacks.CSVLogger(os.path.join(log_dir, "training.csv"), append=True)
-    return keras.callbacks.TensorBoard(log_dir, update_freq="epoch")
-
-
 def _save_keras_atomic(model, path):
     tmp = path + ".tmp.keras"
     model.save(tmp)
@@ -170,9 +113,11 @@ def run(FLAGS):
     import keras
     import tensorflow as tf
 
+    from tfssl.distribute import make_strategy
     from tfssl.encoders.bert import BERT_PRESETS, DEFAULT_POSITIONS, get_text_encoder
     from tfssl.export.text import export_text_encoder
     from tfssl.methods.masked_lm import MaskedLM
+    from tfssl.optimizers import build_optimizer
     from tfssl.text.masking import MLMMasker
     from tfssl.text.packing import pack_documents, tokenize_documents
     from tfssl.text.vocab import SPECIAL_TOKENS, make_tokenizer
@@ -216,7 +161,7 @@ def run(FLAGS):
         raise UsageError(f"--steps_per_epoch={FLAGS.steps_per_epoch}: expected >= 1")
 
     keras.utils.set_random_seed(FLAGS.seed)
-    strategy = _strategy(FLAGS.strategy)
+    strategy = make_strategy(FLAGS.strategy)
     if FLAGS.precision != "float32":
         keras.mixed_precision.set_global_policy(FLAGS.precision)
 
@@ -255,18 +200,19 @@ def run(FLAGS):
     with strategy.scope():
         encoder = get_text_encoder(encoder_name, len(vocab), max_length=positions)
         model = MaskedLM(encoder)
-        schedule = _schedule(lr, total_steps, warmup_epochs * steps_per_epoch)
         jit = FLAGS.jit_compile
         if jit is None:
             # Keras' "auto" turns XLA off on CPU and under tf.distribute; the MLM step
             # has static shapes (randomness lives in tf.data), and XLA runs it ~2.5x
             # faster on CPU, so it is on unless several replicas are in sync.
             jit = strategy.num_replicas_in_sync == 1
-        model.compile(optimizer=_optimizer(optimizer_name, schedule, weight_decay),
-                      jit_compile=jit)
+        warmup = int(min(warmup_epochs * steps_per_epoch, total_steps - 1))
+        model.compile(optimizer=build_optimizer(
+            optimizer_name, lr, total_steps, warmup, weight_decay,
+            exclude_from_weight_decay=["bias", "gamma", "beta"]), jit_compile=jit)
     os.makedirs(model_dir, exist_ok=True)
     callbacks = [keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup")),
-                 _log_callback(os.path.join(model_dir, "logs"))]
+                 keras.callbacks.TensorBoard(os.path.join(model_dir, "logs"))]
     print(f"tfssl mlm: {dataset}: {len(train_docs)} train / {len(val_docs)} validation "
           f"documents -> {len(train_rows)} / {len(val_rows)} sequences of {max_length}; "
           f"vocab {len(vocab)}; {encoder_name} ({encoder.count_params():,} parameters); "

@@ -34,6 +34,14 @@ def all_gather(x, axis=0):
     return ctx.all_gather(x, axis=axis)
 
 
+def all_reduce_sum(x):
+    """Sum of ``x`` over every replica (the identity with one replica)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return x
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+
 def scale_loss(loss):
     """Divides a per-replica mean loss by the replica count (gradients are summed)."""
     n = num_replicas()

@@ -18,6 +18,8 @@ they do not.
 import keras
 import tensorflow as tf
 
+from tfssl.distribute import replicas
+
 __all__ = ["MaskedLM", "Perplexity", "masked_lm_from_encoder_name"]
 
 
@@ -112,13 +114,10 @@ class MaskedLM(keras.Model):
 
     def _loss_from_stats(self, ce_sum, count):
         """The per-replica loss in Keras' convention (before 1/num_replicas scaling)."""
-        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if num_replicas > 1:
-            ctx = tf.distribute.get_replica_context()
-            global_count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
-            loss = tf.math.divide_no_nan(ce_sum * num_replicas, global_count)
-        else:
-            loss = tf.math.divide_no_nan(ce_sum, count)
+        # Each replica's share of the global mean, times num_replicas (Keras' per-replica
+        # convention, undone by the scale_loss below): exact also for uneven slot counts.
+        global_count = replicas.all_reduce_sum(count)
+        loss = tf.math.divide_no_nan(ce_sum * replicas.num_replicas(), global_count)
         if self.losses:
             loss = loss + tf.cast(tf.add_n(self.losses), tf.float32)
         return loss
@@ -145,7 +144,7 @@ class MaskedLM(keras.Model):
             ce_sum, count, correct = self._masked_stats(y, logits, sample_weight)
             loss = self._loss_from_stats(ce_sum, count)
             # Keras convention: gradients are summed over replicas.
-            loss = keras.src.losses.loss.scale_loss_for_distribution(loss)
+            loss = replicas.scale_loss(loss)
             if self.optimizer is not None:
                 loss = self.optimizer.scale_loss(loss)
         trainable_weights = self.trainable_weights

@@ -10,7 +10,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
 
 
 def build_optimizer(name, learning_rate, total_steps, warmup_steps=0, weight_decay=None,
-                    momentum=0.9):
+                    momentum=0.9, exclude_from_weight_decay=None):
     """Builds an optimizer with a warm-up + cosine learning-rate schedule.
 
     Args:
@@ -22,6 +22,9 @@ def build_optimizer(name, learning_rate, total_steps, warmup_steps=0, weight_dec
         default; lars: 1e-6 as in SimCLR). Decoupled for adam/adamw/sgd, added to the
         gradient for lars.
       momentum: momentum for sgd and lars.
+      exclude_from_weight_decay: variable-name substrings that get no decoupled weight
+        decay (adam, adamw, sgd), e.g. ``["bias", "gamma", "beta"]`` for transformers;
+        LARS has its own ``exclude_from_weight_decay`` patterns.
 
     Returns:
       A ``keras.optimizers.Optimizer``.
@@ -35,13 +38,16 @@ def build_optimizer(name, learning_rate, total_steps, warmup_steps=0, weight_dec
             f"--optimizer: unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     lr = float(learning_rate) if total_steps is None else warmup_cosine(
         learning_rate, total_steps, warmup_steps)
+    if key == "lars":
+        return LARS(lr, momentum=float(momentum),
+                    weight_decay=1e-6 if weight_decay is None else weight_decay)
     if key == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=weight_decay)
-    if key == "adamw":
-        if weight_decay is None:
-            return keras.optimizers.AdamW(lr)
-        return keras.optimizers.AdamW(lr, weight_decay=weight_decay)
-    if key == "sgd":
-        return keras.optimizers.SGD(lr, momentum=float(momentum), weight_decay=weight_decay)
-    return LARS(lr, momentum=float(momentum),
-                weight_decay=1e-6 if weight_decay is None else weight_decay)
+        opt = keras.optimizers.Adam(lr, weight_decay=weight_decay)
+    elif key == "adamw":
+        opt = (keras.optimizers.AdamW(lr) if weight_decay is None
+               else keras.optimizers.AdamW(lr, weight_decay=weight_decay))
+    else:
+        opt = keras.optimizers.SGD(lr, momentum=float(momentum), weight_decay=weight_decay)
+    if exclude_from_weight_decay:
+        opt.exclude_from_weight_decay(var_names=list(exclude_from_weight_decay))
+    return opt
