@@ -11,7 +11,7 @@ PRESETS = {
     # (the originals are 8 px). About 2 minutes on 2 CPU cores; see README for numbers.
     "simclr_digits": dict(
         method="simclr", dataset="digits", encoder="resnet18", width=0.25, image_size=16,
-        epochs=15, batch_size=128, optimizer="adamw", learning_rate=2e-3,
+        epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3,
         weight_decay=1e-4, warmup_epochs=1.5, temperature=0.2, projection_dim=64,
         projection_hidden_dim=256, projection_layers=2, min_crop_scale=0.3,
         color_jitter=0.5, flip=True),
