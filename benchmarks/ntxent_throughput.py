@@ -18,6 +18,8 @@ import time
 
 from absl import app, flags
 
+from _common import set_threads  # benchmarks/_common.py
+
 flags.DEFINE_integer("batch_size", 4096, "N: images per view (2N embeddings); the peer's BATCH.")
 flags.DEFINE_integer("dim", 128, "Projection width D; the peer's DIM.")
 flags.DEFINE_float("temperature", 0.5, "NT-Xent temperature.")
@@ -37,9 +39,7 @@ def main(argv):
     stdout, sys.stdout = sys.stdout, sys.stderr  # keep stdout for the one JSON line
     import tensorflow as tf
 
-    if FLAGS.threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    set_threads(FLAGS.threads)
     import tfssl.losses
 
     if FLAGS.steps < 1 or FLAGS.warmup_steps < 0 or FLAGS.batch_size < 2:

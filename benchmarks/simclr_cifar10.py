@@ -33,6 +33,8 @@ import time
 
 from absl import app, flags
 
+from _common import default_archive, set_threads  # benchmarks/_common.py
+
 flags.DEFINE_string("archive", None, "CIFAR-10 archive of class folders (default: "
                     "<repo>/../shared/data/cifar10/train.tar.gz).")
 flags.DEFINE_float("minutes", 15.0, "Wall-clock training budget in minutes.")
@@ -63,11 +65,6 @@ flags.DEFINE_integer("seed", 0, "Seed of weights, data order and augmentation.")
 
 FLAGS = flags.FLAGS
 
-
-def default_archive():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.normpath(os.path.join(repo, "..", "shared", "data", "cifar10",
-                                         "train.tar.gz"))
 
 
 def budget_callback(seconds, peak_lr, warmup_fraction, steps_per_epoch):
@@ -117,9 +114,7 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
-    if FLAGS.threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    set_threads(FLAGS.threads)
     import keras
 
     import tfssl.data

@@ -27,6 +27,8 @@ import time
 
 from absl import app, flags
 
+from _common import default_archive, set_threads  # benchmarks/_common.py
+
 flags.DEFINE_string("encoder", "resnet18", "convnet | resnet18 | resnet34 | resnet50")
 flags.DEFINE_float("width", 1.0, "Channel-width multiplier of the encoder.")
 flags.DEFINE_integer("batch_size", 128, "Images per view per step (the peer's BATCH).")
@@ -52,11 +54,6 @@ flags.DEFINE_integer("seed", 0, "Random seed.")
 
 FLAGS = flags.FLAGS
 
-
-def default_archive():
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.normpath(os.path.join(repo, "..", "shared", "data", "cifar10",
-                                         "train.tar.gz"))
 
 
 def step_timer(warmup_steps):
@@ -87,9 +84,7 @@ def main(argv):
     stdout, sys.stdout = sys.stdout, sys.stderr  # keep stdout for the one JSON line
     import tensorflow as tf
 
-    if FLAGS.threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    set_threads(FLAGS.threads)
     import keras
 
     import tfssl.encoders

@@ -1,6 +1,5 @@
 """The notebooks in colab/ run top to bottom in a real Jupyter kernel (short settings)."""
 
-import os
 import pathlib
 
 import pytest

@@ -86,7 +86,6 @@ def run(FLAGS):
 def run_simclr(cfg):
     """Pretrains, evaluates and exports; returns the metrics dict."""
     import keras
-    import tensorflow as tf
 
     from tfssl.cli.common import replace_dir_atomic, write_json_atomic
     from tfssl.data import check_batch_size, simclr_dataset
