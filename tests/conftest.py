@@ -12,18 +12,21 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-def _split_cpus():
+@pytest.fixture(scope="session", autouse=True)
+def _two_logical_cpus():
+    """Two logical CPU devices for the tf.distribute tests.
+
+    A fixture rather than import-time code: under pytest-xdist the controller process then
+    never imports TensorFlow (whose start-up chatter pytest would print after the summary).
+    """
     import tensorflow as tf
 
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
-    except RuntimeError:  # already initialised
+    except RuntimeError:  # already initialised by an earlier import-time op
         pass
-
-
-_split_cpus()
 
 
 @pytest.fixture
