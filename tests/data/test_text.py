@@ -98,3 +98,34 @@ def test_sst2(shared_data):
     train = load_labeled_text(f"labeled_text:{shared_data('sst2/train.txt')}")
     dev = load_labeled_text(f"labeled_text:{shared_data('sst2/dev.txt')}", train.label_names)
     assert train.label_names == ["0", "1"] and len(dev) == 872
+
+
+def test_tfds_text_on_a_locally_prepared_dataset(tmp_path):
+    """The tfds: text path on a dataset the test prepares itself (no download)."""
+    import tensorflow_datasets as tfds
+
+    class TinyReviews(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self, features=tfds.features.FeaturesDict(
+                    {"review": tfds.features.Text(), "label": tfds.features.ClassLabel(
+                        names=["neg", "pos"])}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(5), "test": self._generate_examples(2)}
+
+        def _generate_examples(self, n):
+            for i in range(n):
+                yield i, {"review": f"review number {i} is fine", "label": i % 2}
+
+    TinyReviews(data_dir=str(tmp_path)).download_and_prepare()
+    docs = load_text("tfds:tiny_reviews", text_key="review", data_dir=str(tmp_path))
+    assert sorted(docs) == sorted(f"review number {i} is fine" for i in range(5))
+    assert len(load_text("tfds:tiny_reviews:test", text_key="review",
+                         data_dir=str(tmp_path))) == 2
+    with pytest.raises(UsageError, match="--text_key"):
+        load_text("tfds:tiny_reviews", text_key="text", data_dir=str(tmp_path))
+    with pytest.raises(UsageError, match="not prepared"):
+        load_text("tfds:imdb_reviews", data_dir=str(tmp_path / "empty"))
