@@ -56,6 +56,38 @@ def write_json_atomic(path, obj):
         raise
 
 
+def update_json_atomic(path, update, replace_invalid=False):
+    """Read-modify-write of a JSON object file, written atomically.
+
+    ``update(obj)`` changes in place the dict read from ``path`` (``{}`` when the file is
+    absent, or unreadable and ``replace_invalid``), which is then written with
+    :func:`write_json_atomic`. Other tools' sections of the file are kept.
+    """
+    obj = {}
+    if os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                obj = json.load(f)
+        except (OSError, ValueError):
+            if not replace_invalid:
+                raise
+    update(obj)
+    write_json_atomic(path, obj)
+    return obj
+
+
+def save_keras_atomic(model, path):
+    """``model.save(path)`` through a temporary ``.keras`` file and a rename."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.keras"
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def replace_dir_atomic(write_fn, path):
     """Calls ``write_fn(tmp_dir)`` then moves the result to ``path``.
 

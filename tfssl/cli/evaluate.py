@@ -35,7 +35,7 @@ flags.DEFINE_bool("download", False, "Allow tensorflow-datasets to download.")
 def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn", knn_k=20,
                  knn_temperature=0.07, linear_epochs=100, data_dir=None, download=False):
     """Evaluates the exported encoder of a tfssl-pretrain run; returns a result dict."""
-    from tfssl.cli.common import write_json_atomic
+    from tfssl.cli.common import update_json_atomic
     from tfssl.data import load_images
     from tfssl.eval import extract_features, knn_accuracy, linear_probe_accuracy
     from tfssl.export import load_image_encoder
@@ -82,13 +82,8 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn", kn
               "eval_images": len(test)}
     if protocol == "knn":
         result["k"] = knn_k
-    metrics_path = os.path.join(model_dir, "metrics.json")
-    metrics = {}
-    if os.path.isfile(metrics_path):
-        with open(metrics_path, encoding="utf-8") as f:
-            metrics = json.load(f)
-    metrics.setdefault("evaluations", []).append(result)
-    write_json_atomic(metrics_path, metrics)
+    update_json_atomic(os.path.join(model_dir, "metrics.json"),
+                       lambda m: m.setdefault("evaluations", []).append(result))
     return result
 
 

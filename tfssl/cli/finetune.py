@@ -10,13 +10,12 @@ architecture from random initialisation. Both accuracies go to the ``finetune`` 
 of ``MODEL_DIR/metrics.json`` (other sections are kept). Bad input: one line, exit 2.
 """
 
-import json
 import os
 
 from absl import flags
 
 from tfssl.cli.common import run_main as _run_main
-from tfssl.cli.common import write_json_atomic
+from tfssl.cli.common import update_json_atomic
 from tfssl.errors import UsageError
 
 FLAGS = flags.FLAGS
@@ -52,13 +51,7 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
         scratch_baseline=FLAGS.scratch_baseline, max_length=FLAGS.max_length)
     path = os.path.join(FLAGS.model_dir, "metrics.json")
-    metrics = {}
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            metrics = json.load(f)
-    section = metrics.setdefault("finetune", {})
-    section[FLAGS.mode] = result
-    write_json_atomic(path, metrics)
+    update_json_atomic(path, lambda m: m.setdefault("finetune", {}).update({FLAGS.mode: result}))
     line = f"tfssl-finetune ({FLAGS.mode}): accuracy {result['pretrained']['accuracy']:.3f}"
     if "scratch" in result:
         line += f" (random init: {result['scratch']['accuracy']:.3f})"
@@ -66,7 +59,7 @@ def main(argv):
 
 
 def run_main():
-    _run_main(main)
+    _run_main(main, "tfssl-finetune")
 
 
 if __name__ == "__main__":

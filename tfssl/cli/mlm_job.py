@@ -102,12 +102,6 @@ def _baselines(train_rows, val_y, val_w, vocab_size, num_special):
     }
 
 
-def _save_keras_atomic(model, path):
-    tmp = path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def run(FLAGS):
     """Runs the masked-LM job from parsed absl ``FLAGS``."""
     import keras
@@ -224,8 +218,8 @@ def run(FLAGS):
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
 
     # --- outputs --------------------------------------------------------------------
-    _save_keras_atomic(encoder, os.path.join(model_dir, "encoder.keras"))
-    _save_keras_atomic(model, os.path.join(model_dir, "model.keras"))
+    common.save_keras_atomic(encoder, os.path.join(model_dir, "encoder.keras"))
+    common.save_keras_atomic(model, os.path.join(model_dir, "model.keras"))
     export_dir = os.path.join(model_dir, "export", "encoder")
     common.replace_dir_atomic(
         lambda p: export_text_encoder(encoder, vocab, p, max_length, FLAGS.lowercase),
@@ -256,14 +250,7 @@ def run(FLAGS):
     }
     common.write_json_atomic(os.path.join(model_dir, "run_config.json"), run_config)
     metrics_path = os.path.join(model_dir, "metrics.json")
-    metrics = {}
-    if os.path.isfile(metrics_path):  # keep sections other tools wrote (finetune)
-        try:
-            with open(metrics_path, encoding="utf-8") as f:
-                metrics = json.load(f)
-        except (OSError, ValueError):
-            metrics = {}
-    metrics.update({
+    summary = {
         "method": "mlm",
         "dataset": dataset,
         "encoder": encoder_name,
@@ -283,8 +270,10 @@ def run(FLAGS):
         "steps": int(total_steps),
         "wall_time_s": round(time.time() - start, 1),
         "train_time_s": round(train_s, 1),
-    })
-    common.write_json_atomic(metrics_path, metrics)
+    }
+    # Keeps the sections other tools wrote (finetune); an unreadable file is replaced.
+    metrics = common.update_json_atomic(metrics_path, lambda m: m.update(summary),
+                                        replace_invalid=True)
     v = metrics["validation"]
     print(f"tfssl mlm: validation masked accuracy {v['masked_accuracy']:.3f} (most frequent "
           f"token {vocab[most_frequent]!r}: {baseline['masked_accuracy']:.3f}), perplexity "

@@ -10,6 +10,7 @@ import json
 import os
 import time
 
+from tfssl.data.pipeline import check_batch_size
 from tfssl.errors import UsageError
 from tfssl.presets import DEFAULT_PRESET, get_preset
 
@@ -38,8 +39,7 @@ def resolve_config(FLAGS):
     for key in ("epochs", "image_size", "projection_dim", "projection_layers"):
         if cfg[key] is not None and cfg[key] < 1:
             raise UsageError(f"--{key}={cfg[key]}: must be >= 1")
-    if cfg["batch_size"] < 2:
-        raise UsageError(f"--batch_size={cfg['batch_size']}: must be at least 2")
+    check_batch_size(cfg["batch_size"], None)
     if not cfg["learning_rate"] > 0:
         raise UsageError(f"--learning_rate={cfg['learning_rate']}: must be > 0")
     if not 0 < cfg["min_crop_scale"] <= 1:
@@ -67,12 +67,9 @@ def load_data(cfg):
     common = dict(image_size=cfg["image_size"], data_dir=cfg["data_dir"],
                   download=cfg["download"])
     train = load_images(cfg["dataset"], split="train", **common)
-    if cfg["eval_dataset"]:
-        test = load_images(cfg["eval_dataset"], split="test", **common)
-    else:
-        test = load_images(cfg["dataset"], split="test", **common)
+    test = load_images(cfg["eval_dataset"] or cfg["dataset"], split="test", **common)
     if test.images.shape[-1] != train.images.shape[-1]:
-        raise UsageError(f"--eval_dataset={cfg['eval_dataset']}: images have "
+        raise UsageError(f"--eval_dataset={test.source}: images have "
                          f"{test.images.shape[-1]} channels, training data "
                          f"{train.images.shape[-1]}")
     return train, test
@@ -87,8 +84,8 @@ def run_simclr(cfg):
     """Pretrains, evaluates and exports; returns the metrics dict."""
     import keras
 
-    from tfssl.cli.common import replace_dir_atomic, write_json_atomic
-    from tfssl.data import check_batch_size, simclr_dataset
+    from tfssl.cli.common import replace_dir_atomic, save_keras_atomic, write_json_atomic
+    from tfssl.data import simclr_dataset
     from tfssl.distribute import default_jit_compile, make_strategy
     from tfssl.eval import KNNMonitor, evaluate_knn
     from tfssl.export import export_image_encoder
@@ -161,11 +158,7 @@ def run_simclr(cfg):
         metrics["knn_top1"] = None
         metrics["knn_note"] = "no kNN: training or evaluation images carry no labels"
 
-    def save_keras(path):
-        os.makedirs(path)
-        model.save(os.path.join(path, "model.keras"))
-
-    replace_dir_atomic(save_keras, os.path.join(model_dir, "keras"))
+    save_keras_atomic(model, os.path.join(model_dir, "keras", "model.keras"))
     replace_dir_atomic(lambda p: export_image_encoder(encoder, p),
                        os.path.join(model_dir, "export", "encoder"))
     write_json_atomic(os.path.join(model_dir, "metrics.json"), metrics)
