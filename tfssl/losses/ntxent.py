@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
+from tfssl.errors import UsageError
 
 _NEG_INF = -1e9
 
@@ -72,7 +73,7 @@ class NTXent(keras.losses.Loss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
         temperature = float(temperature)
         if not temperature > 0:
-            raise ValueError(f"NTXent temperature must be > 0, got {temperature}")
+            raise UsageError(f"temperature={temperature}: must be > 0")
         self.temperature = temperature
 
     def call(self, y_true, y_pred):

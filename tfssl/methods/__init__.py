@@ -1,5 +1,11 @@
-"""Self-supervised methods: one keras.Model subclass per method."""
+"""Self-supervised methods: one file and one registry entry each.
 
+Importing a method file registers it (:mod:`tfssl.methods.registry`); the imports below
+are the registry's entries, in the order listings show them.
+"""
+
+from tfssl.methods import registry  # noqa: F401
+from tfssl.methods.base import Method, MomentumMethod, embedding_std  # noqa: F401
 from tfssl.methods.simclr import SimCLR  # noqa: F401
 from tfssl.methods.masked_lm import MaskedLM, Perplexity  # noqa: F401
 from tfssl.methods.text_classifier import (  # noqa: F401

@@ -19,6 +19,8 @@ import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
+from tfssl.methods.base import Method
+from tfssl.methods.registry import register
 
 __all__ = ["MaskedLM", "Perplexity", "masked_lm_from_encoder_name"]
 
@@ -31,8 +33,9 @@ class Perplexity(keras.metrics.Mean):
         return tf.exp(super().result())
 
 
+@register("mlm", modality="text", inputs="masked_tokens", defaults=dict(mask_rate=0.15))
 @keras.saving.register_keras_serializable(package="tfssl")
-class MaskedLM(keras.Model):
+class MaskedLM(Method):
     """Masked-LM pretraining of a text encoder.
 
     Args:
@@ -62,8 +65,7 @@ class MaskedLM(keras.Model):
 
         from tfssl.encoders.bert import gelu_approximate
 
-        super().__init__(**kwargs)
-        self.encoder = encoder
+        super().__init__(encoder, **kwargs)
         if intermediate_activation is None:
             intermediate_activation = gelu_approximate
         elif not callable(intermediate_activation):
@@ -85,13 +87,15 @@ class MaskedLM(keras.Model):
         )
         self.head.build((None, None, token_embedding.output_dim))
         self.built = True  # every weight exists now (BackupAndRestore, loading need it)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="masked_accuracy")
-        self.perplexity_tracker = Perplexity(name="perplexity")
 
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker, self.perplexity_tracker]
+    metric_names = ("masked_accuracy", "perplexity")
+
+    def make_metric(self, name):
+        return Perplexity(name=name) if name == "perplexity" else super().make_metric(name)
+
+    @classmethod
+    def from_settings(cls, encoder, settings):
+        return cls(encoder)
 
     def call(self, inputs, training=None):
         """``{"token_ids", "mask_positions"}`` -> float32 logits ``[B, slots, vocab]``."""
@@ -112,68 +116,34 @@ class MaskedLM(keras.Model):
                           tf.float32)
         return tf.reduce_sum(ce * w), tf.reduce_sum(w), tf.reduce_sum(correct * w)
 
-    def _loss_from_stats(self, ce_sum, count):
-        """The per-replica loss in Keras' convention (before 1/num_replicas scaling)."""
-        # Each replica's share of the global mean, times num_replicas (Keras' per-replica
-        # convention, undone by the scale_loss below): exact also for uneven slot counts.
-        global_count = replicas.all_reduce_sum(count)
-        loss = tf.math.divide_no_nan(ce_sum * replicas.num_replicas(), global_count)
-        if self.losses:
-            loss = loss + tf.cast(tf.add_n(self.losses), tf.float32)
-        return loss
-
-    def _update_metrics(self, ce_sum, count, correct):
-        mean_ce = tf.math.divide_no_nan(ce_sum, count)
-        self.loss_tracker.update_state(mean_ce, sample_weight=count)
-        self.accuracy_tracker.update_state(tf.math.divide_no_nan(correct, count),
-                                           sample_weight=count)
-        self.perplexity_tracker.update_state(mean_ce, sample_weight=count)
-        return {m.name: m.result() for m in self.metrics}
-
     def compute_masked_lm_loss(self, x, y, sample_weight=None, training=False):
         """Mean masked cross-entropy of a batch (single replica), for tests and tools."""
         logits = self(x, training=training)
         ce_sum, count, _ = self._masked_stats(y, logits, sample_weight)
         return tf.math.divide_no_nan(ce_sum, count)
 
-    # --- Keras skeleton (keras/src/backend/tensorflow/trainer.py) -------------------
-    def train_step(self, data):
+    def compute_loss_and_logs(self, data, training):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            logits = self(x, training=True)
-            ce_sum, count, correct = self._masked_stats(y, logits, sample_weight)
-            loss = self._loss_from_stats(ce_sum, count)
-            # Keras convention: gradients are summed over replicas.
-            loss = replicas.scale_loss(loss)
-            if self.optimizer is not None:
-                loss = self.optimizer.scale_loss(loss)
-        trainable_weights = self.trainable_weights
-        gradients = tape.gradient(loss, trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, trainable_weights))
-        return self._update_metrics(ce_sum, count, correct)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        logits = self(x, training=False)
+        logits = self(x, training=training)
         ce_sum, count, correct = self._masked_stats(y, logits, sample_weight)
-        return self._update_metrics(ce_sum, count, correct)
+        # This replica's share of the global mean, times the replica count (the base
+        # divides by it): exact also when replicas hold different numbers of slots.
+        global_count = replicas.all_reduce_sum(count)
+        loss = tf.math.divide_no_nan(ce_sum * replicas.num_replicas(), global_count)
+        mean_ce = tf.math.divide_no_nan(ce_sum, count)
+        return loss, {"loss": (mean_ce, count),
+                      "masked_accuracy": (tf.math.divide_no_nan(correct, count), count),
+                      "perplexity": (mean_ce, count)}
 
     # --- serialisation -------------------------------------------------------------
     def get_config(self):
         config = super().get_config()
         config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
             "intermediate_activation": keras.saving.serialize_keras_object(
                 self.intermediate_activation),
             "layer_norm_epsilon": self.layer_norm_epsilon,
         })
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        return cls(**config)
 
 
 def masked_lm_from_encoder_name(name, vocab_size, max_length=512, dropout=0.1, **kwargs):

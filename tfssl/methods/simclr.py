@@ -3,20 +3,21 @@
 import keras
 import tensorflow as tf
 
-from tfssl.distribute import replicas
 from tfssl.losses.ntxent import NTXent, ntxent_accuracy
+from tfssl.methods.base import Method, embedding_std, split_batch
+from tfssl.methods.registry import register
 
 
 def split_views(data):
     """``(v1, v2)`` or ``((v1, v2), anything)`` -> ``(v1, v2)``."""
-    first = data[0]
-    if isinstance(first, (tuple, list)):
-        return first[0], first[1]
-    return data[0], data[1]
+    views, _ = split_batch(data)
+    return views[0], views[1]
 
 
+@register("simclr", modality="image", defaults=dict(
+    temperature=0.2, projection_dim=64, projection_hidden_dim=256, projection_layers=2))
 @keras.saving.register_keras_serializable(package="tfssl")
-class SimCLR(keras.Model):
+class SimCLR(Method):
     """SimCLR: an encoder and a projection head trained with NT-Xent on two views.
 
     ``fit`` takes a dataset of ``(view1, view2)`` batches (see
@@ -38,22 +39,23 @@ class SimCLR(keras.Model):
         temperature: NT-Xent temperature, > 0.
     """
 
+    child_names = ("encoder", "projection_head")
+    metric_names = ("contrastive_accuracy", "embedding_std")
+
     def __init__(self, encoder, projection_head, temperature=0.5, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
+        super().__init__(encoder, **kwargs)
         self.projection_head = projection_head
-        self.temperature = float(temperature)
-        self.contrastive_loss = NTXent(temperature=self.temperature)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
-        self.std_tracker = keras.metrics.Mean(name="embedding_std")
+        self.contrastive_loss = NTXent(temperature=temperature)
+        self.temperature = self.contrastive_loss.temperature
 
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker, self.std_tracker]
+    @classmethod
+    def from_settings(cls, encoder, settings):
+        from tfssl.layers import ProjectionHead
 
-    def call(self, images, training=False):
-        return self.encoder(images, training=training)
+        head = ProjectionHead(settings["projection_dim"],
+                              settings["projection_hidden_dim"] or encoder.output_shape[-1],
+                              settings["projection_layers"])
+        return cls(encoder, head, temperature=settings["temperature"])
 
     def build(self, input_shape=None):
         if not self.encoder.built:
@@ -69,43 +71,17 @@ class SimCLR(keras.Model):
         z = tf.cast(self.projection_head(h, training=training), tf.float32)
         return z[:n], z[n:]
 
-    def _losses_and_metrics(self, z1, z2, loss):
-        self.loss_tracker.update_state(replicas.unscale_loss(loss))
-        self.accuracy_tracker.update_state(ntxent_accuracy(z1, z2, self.temperature))
-        zn = tf.math.l2_normalize(tf.concat([z1, z2], 0), axis=-1)
-        self.std_tracker.update_state(tf.reduce_mean(tf.math.reduce_std(zn, axis=0)))
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
+    def compute_loss_and_logs(self, data, training):
         v1, v2 = split_views(data)
-        with tf.GradientTape() as tape:
-            z1, z2 = self.project(v1, v2, training=True)
-            loss = self.contrastive_loss(z1, z2)  # Keras scales it for the replicas
-            if self.losses:
-                loss += replicas.scale_loss(tf.add_n(self.losses))
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._losses_and_metrics(tf.stop_gradient(z1), tf.stop_gradient(z2), loss)
-
-    def test_step(self, data):
-        v1, v2 = split_views(data)
-        z1, z2 = self.project(v1, v2, training=False)
-        return self._losses_and_metrics(z1, z2, self.contrastive_loss(z1, z2))
+        z1, z2 = self.project(v1, v2, training=training)
+        loss = tf.reduce_mean(self.contrastive_loss.call(z1, z2))
+        z1, z2 = tf.stop_gradient(z1), tf.stop_gradient(z2)
+        return loss, {
+            "contrastive_accuracy": ntxent_accuracy(z1, z2, self.temperature),
+            "embedding_std": embedding_std(tf.concat([z1, z2], 0)),
+        }
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            encoder=keras.saving.serialize_keras_object(self.encoder),
-            projection_head=keras.saving.serialize_keras_object(self.projection_head),
-            temperature=self.temperature,
-        )
+        config.update(temperature=self.temperature)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["projection_head"] = keras.saving.deserialize_keras_object(
-            config["projection_head"])
-        return cls(**config)
