@@ -1,7 +1,11 @@
 """tfssl.augment."""
 
 from tfssl.augment.views import (  # noqa: F401
+    add_view_set,
     add_views,
+    multi_crop,
+    view_set,
+    views_from_settings,
     color_jitter,
     gaussian_blur,
     make_view_fn,

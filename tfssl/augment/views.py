@@ -258,7 +258,8 @@ _color_jitter = color_jitter
 
 
 def simclr_augment(image, image_size, *, min_scale=0.08, color_jitter=0.5, jitter_p=0.8,
-                   flip=True, grayscale_p=0.2, blur=None, solarize_p=0.0, seed=None):
+                   flip=True, grayscale_p=0.2, blur=None, solarize_p=0.0, max_scale=1.0,
+                   seed=None):
     """One SimCLR view: crop-resize, flip, colour jitter, grayscale, blur, solarize.
 
     Args:
@@ -272,6 +273,8 @@ def simclr_augment(image, image_size, *, min_scale=0.08, color_jitter=0.5, jitte
       blur: None (on, p=0.5, when ``image_size >= 96``), a bool (p=0.5 or off), or a
         float probability.
       solarize_p: probability of solarizing.
+      max_scale: largest crop area as a fraction of the image (multi-crop's small views
+        use e.g. 0.14).
       seed: None (fresh parameters each call) or a stateless seed (int or shape [2]
         tensor); the same seed gives the same view.
 
@@ -282,7 +285,10 @@ def simclr_augment(image, image_size, *, min_scale=0.08, color_jitter=0.5, jitte
         blur = image_size >= 96
     blur_p = (0.5 if blur else 0.0) if isinstance(blur, bool) else float(blur)
     seeds = _split(seed, 6)
-    x = random_resized_crop(image, image_size, scale=(min_scale, 1.0), seed=seeds[0])
+    if not 0 < min_scale <= max_scale <= 1:
+        raise UsageError(f"min_crop_scale={min_scale}, max_crop_scale={max_scale}: "
+                         "expected 0 < min <= max <= 1")
+    x = random_resized_crop(image, image_size, scale=(min_scale, max_scale), seed=seeds[0])
     if flip:
         x = random_flip(x, seed=seeds[1])
     if color_jitter:
@@ -349,10 +355,7 @@ def make_view_fn(image_size, *, seed=None, **config):
 def add_views(ds, image_size, *, seed=None, num_parallel_calls=tf.data.AUTOTUNE, **config):
     """Maps a dataset of images (or ``(image, label)``) to a dataset of view pairs.
 
-    With an integer ``seed`` the dataset is zipped with ``tf.data.Dataset.random(seed,
-    rerandomize_each_iteration=True)`` and each element's views use that element's
-    stateless seed: the same seed gives the same views across runs, also with a parallel
-    map, while every element and every epoch (re-iteration) gets new ones.
+    Two views drawn with the same ``config``: :func:`add_view_set` with two equal views.
 
     Args:
       ds: ``tf.data.Dataset`` of ``image``, ``(image, label)`` or ``{"image": ...}``.
@@ -364,19 +367,92 @@ def add_views(ds, image_size, *, seed=None, num_parallel_calls=tf.data.AUTOTUNE,
     Returns:
       A ``tf.data.Dataset`` of ``(view1, view2)``.
     """
+    view = dict(config, image_size=image_size)
+    return add_view_set(ds, [view, view], seed=seed, num_parallel_calls=num_parallel_calls)
+
+
+def view_set(image, views, seed=None):
+    """One view of ``image`` per entry of ``views`` (each a :func:`simclr_augment` kwargs
+    dict with its ``image_size``), from independent stateless seeds split off ``seed``."""
+    seeds = _split(seed, len(views))
+    return tuple(simclr_augment(image, seed=s, **v) for s, v in zip(seeds, views))
+
+
+def add_view_set(ds, views, *, seed=None, with_index=False,
+                 num_parallel_calls=tf.data.AUTOTUNE):
+    """Maps a dataset of images to tuples of views, each with its own augmentation.
+
+    With an integer ``seed`` the dataset is zipped with ``tf.data.Dataset.random(seed,
+    rerandomize_each_iteration=True)`` and each element's views use that element's
+    stateless seed: the same seed gives the same views across runs, also with a parallel
+    map, while every element and every epoch (re-iteration) gets new ones.
+
+    Args:
+      ds: ``tf.data.Dataset`` of ``image``, ``(image, label)`` or ``{"image": ...}``; with
+        ``with_index``, of ``(image, index)``.
+      views: a list of :func:`simclr_augment` keyword dicts, each with ``image_size``
+        (views of different sizes give multi-crop, see :func:`multi_crop`).
+      seed: None (fresh views) or an int.
+      with_index: elements are ``(image, index)`` and come out as ``(views, index)``.
+      num_parallel_calls: passed to ``Dataset.map``.
+
+    Returns:
+      A ``tf.data.Dataset`` of view tuples (or ``(views, index)``).
+    """
+    views = [dict(v) for v in views]
+
+    def make(element_seed, element):
+        out = view_set(_image_of(element), views, seed=element_seed)
+        return (out, element[1]) if with_index else out
+
     if seed is None:
-        return ds.map(make_view_fn(image_size, **config), num_parallel_calls=num_parallel_calls)
+        return ds.map(lambda *e: make(None, e), num_parallel_calls=num_parallel_calls)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
     def fn(element_seed, *element):
-        pair = tf.stack([element_seed, tf.constant(seed, tf.int64)])
-        return two_views(_image_of(element), image_size, seed=pair, **config)
+        return make(tf.stack([element_seed, tf.constant(seed, tf.int64)]), element)
 
     return tf.data.Dataset.zip((seeds, ds)).map(fn, num_parallel_calls=num_parallel_calls)
+
+
+def views_from_settings(settings, overrides=({}, {})):
+    """:func:`simclr_augment` kwargs for each view, from run settings.
+
+    ``settings`` holds the run's augmentation settings (``image_size``,
+    ``min_crop_scale``, ``color_jitter``, ``flip``, ``blur``, ``solarize``, optional
+    ``max_crop_scale``, ``grayscale``); each dict of ``overrides`` changes them for one
+    view (a method's asymmetric views, or ``size`` for a multi-crop view).
+    """
+    out = []
+    for override in overrides:
+        s = dict(settings, **override)
+        size = s.get("size") or s["image_size"]
+        if "size" in override and override["size"] is None:  # multi-crop small view
+            size = max(8, round(s["image_size"] * 3 / 7))
+        out.append(dict(
+            image_size=int(size),
+            min_scale=float(s["min_crop_scale"]), max_scale=float(s.get("max_crop_scale", 1.0)),
+            color_jitter=float(s["color_jitter"]), flip=bool(s["flip"]), blur=s.get("blur"),
+            solarize_p=float(s.get("solarize") or 0.0),
+            grayscale_p=float(s.get("grayscale", 0.2))))
+    return out
+
+
+def multi_crop(num_small=4, small_size=None, small_scale=(0.05, 0.14),
+               large_scale=(0.14, 1.0)):
+    """View overrides for multi-crop (Caron et al. 2020): 2 large + ``num_small`` small.
+
+    Returns dicts for :func:`views_from_settings`; ``small_size`` defaults to the run's
+    image size at 3/7 (96 px at 224).
+    """
+    large = {"min_crop_scale": large_scale[0], "max_crop_scale": large_scale[1]}
+    small = {"min_crop_scale": small_scale[0], "max_crop_scale": small_scale[1],
+             "size": small_size}
+    return [dict(large), dict(large)] + [dict(small) for _ in range(num_small)]
 
 
 __all__ = [
     "random_resized_crop", "random_flip", "color_jitter", "random_grayscale",
     "gaussian_blur", "solarize", "simclr_augment", "two_views", "make_view_fn",
-    "add_views",
+    "add_views", "add_view_set", "view_set", "views_from_settings", "multi_crop",
 ]

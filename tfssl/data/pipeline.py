@@ -35,31 +35,50 @@ def simclr_dataset(source, batch_size, image_size, seed=None, shuffle=True,
                    input_context=None, **augment):
     """Pairs of augmented views for :class:`tfssl.methods.SimCLR`.
 
-    Args:
-        source: :class:`ImageData`, uint8 NumPy images, or a ``tf.data.Dataset`` of images
-            or ``(image, label)`` pairs.
-        batch_size: global batch size (split by ``input_context`` when given).
-        image_size: side of the views.
-        seed: seeds shuffling and augmentation (None: fresh randomness every run).
-        shuffle: reshuffle every epoch.
-        input_context: a ``tf.distribute.InputContext``: shard by input pipeline and use
-            the per-replica batch size (for ``distribute_datasets_from_function``).
-        **augment: options of :func:`tfssl.augment.add_views`.
+    :func:`views_dataset` with two views drawn with the same ``augment`` options
+    (keyword arguments of :func:`tfssl.augment.simclr_augment`) at ``image_size``.
 
     Returns:
         a ``tf.data.Dataset`` of ``(view1, view2)`` float32 batches, ``drop_remainder``.
     """
-    from tfssl.augment import add_views
+    view = dict(augment, image_size=image_size)
+    return views_dataset(source, batch_size, [view, view], seed=seed, shuffle=shuffle,
+                         input_context=input_context)
+
+
+def views_dataset(source, batch_size, views, seed=None, shuffle=True, with_index=False,
+                  input_context=None):
+    """Batches of augmented views, one per entry of ``views``.
+
+    Args:
+        source: :class:`ImageData`, uint8 NumPy images, or a ``tf.data.Dataset`` of images
+            or ``(image, label)`` pairs.
+        batch_size: global batch size (split by ``input_context`` when given).
+        views: :func:`tfssl.augment.simclr_augment` keyword dicts with ``image_size``, one
+            per view (see :func:`tfssl.augment.views_from_settings`).
+        seed: seeds shuffling and augmentation (None: fresh randomness every run).
+        shuffle: reshuffle every epoch.
+        with_index: also yield each image's index in ``source``: ``(views, index)``.
+        input_context: a ``tf.distribute.InputContext``: shard by input pipeline and use
+            the per-replica batch size (for ``distribute_datasets_from_function``).
+
+    Returns:
+        a ``tf.data.Dataset`` of view tuples (or ``(views, index)``) of float32 batches,
+        ``drop_remainder``.
+    """
+    from tfssl.augment import add_view_set
 
     ds, n = _images_dataset(source)
     check_batch_size(batch_size, n)
+    if with_index:
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.range(n if n is not None else -1)))
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(n or 10_000, seed=seed, reshuffle_each_iteration=True)
-    ds = add_views(ds, image_size=image_size, seed=seed, **augment)
+    ds = add_view_set(ds, views, seed=seed, with_index=with_index)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
