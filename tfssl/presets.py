@@ -1,28 +1,61 @@
-"""The zoo: named recipes (method + encoder + hyper-parameters + data source).
+"""Recipes and default settings: where every run setting gets its default.
 
-``tfssl-pretrain --preset=NAME`` starts from a recipe; every flag given explicitly
-overrides the recipe's value. ``tfssl-pretrain`` with no flags runs ``simclr_digits``.
+A run's settings are resolved in this order, each layer overriding the one before:
+
+1. :data:`RUN_DEFAULTS`, shared by every run (seed, strategy, precision, ...);
+2. :data:`MODALITY_DEFAULTS` of the method's modality (data, encoder, optimizer,
+   augmentation or text settings);
+3. the method's registered ``defaults`` (:mod:`tfssl.methods.registry`): its own
+   hyper-parameters and the recipe values it changes;
+4. the named preset, when one is given (a preset names its method, so
+   ``--preset=simclr_cifar10`` alone chooses the method);
+5. the values the user gives explicitly (command-line flags, keyword arguments).
+
+Every registered method also has a preset ``METHOD_DATASET`` for its modality's default
+data (``simclr_digits``, ``mlm_python_docs``): the method's defaults as they are.
 """
+
+import os
 
 from tfssl.errors import UsageError
 
-PRESETS = {
-    # The quick start: a width-1/4 CIFAR ResNet-18 on the embedded digits, 16 px
-    # (the originals are 8 px). About 2 minutes on 2 CPU cores; see README for numbers.
-    "simclr_digits": dict(
-        method="simclr", dataset="digits", encoder="resnet18", width=0.25, image_size=16,
+RUN_DEFAULTS = dict(
+    seed=0,
+    strategy="auto",
+    precision="float32",
+    jit_compile=None,  # None: tfssl.distribute.default_jit_compile decides
+    model_dir=None,  # None: tfssl_runs/METHOD
+    data_dir=None,
+    download=False,
+    eval_dataset=None,  # None: the held-out split of the training data
+    steps_per_epoch=None,  # None: one pass over the training data
+)
+
+MODALITY_DEFAULTS = {
+    # The image quick start: a width-1/4 CIFAR ResNet-18 on scikit-learn's embedded
+    # digits at 16 px (the originals are 8 px).
+    "image": dict(
+        dataset="digits", encoder="resnet18", width=0.25, stem=None, image_size=16,
         epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3,
-        weight_decay=1e-4, warmup_epochs=1.5, temperature=0.2, projection_dim=64,
-        projection_hidden_dim=256, projection_layers=2, min_crop_scale=0.3,
-        color_jitter=0.5, flip=True),
+        weight_decay=1e-4, warmup_epochs=1.5, min_crop_scale=0.3, color_jitter=0.5,
+        flip=True, blur=None, solarize=0.0, knn_every=0, knn_k=20),
+    # The text quick start: BERT tiny on CPython's own documentation.
+    "text": dict(
+        dataset="python_docs", encoder="bert_tiny", epochs=10, batch_size=32,
+        max_length=128, vocab_size=4096, optimizer="adamw", learning_rate=2e-3,
+        weight_decay=0.01, warmup_epochs=1.0, whole_word_masking=False, lowercase=True,
+        text_key="text", paragraphs=False),
+}
+
+PRESETS = {
     # SimCLR on CIFAR-10-like 32 px images (folder:, tfds:cifar10): the paper's CIFAR
     # recipe (ResNet-18 CIFAR stem, LARS, batch 512, temperature 0.5).
     "simclr_cifar10": dict(
         method="simclr", dataset="tfds:cifar10", encoder="resnet18", width=1.0,
-        image_size=32, epochs=500, batch_size=512, optimizer="lars", learning_rate=0.3 * 512 / 256,
-        weight_decay=1e-6, warmup_epochs=10, temperature=0.5, projection_dim=128,
-        projection_hidden_dim=512, projection_layers=2, min_crop_scale=0.08,
-        color_jitter=0.5, flip=True),
+        image_size=32, epochs=500, batch_size=512, optimizer="lars",
+        learning_rate=0.3 * 512 / 256, weight_decay=1e-6, warmup_epochs=10,
+        temperature=0.5, projection_dim=128, projection_hidden_dim=512,
+        projection_layers=2, min_crop_scale=0.08, color_jitter=0.5, flip=True),
     # ImageNet-style recipe at 224 px (SimCLR v2 head: 3 layers).
     "simclr_imagenet": dict(
         method="simclr", dataset="tfds:imagenet2012", encoder="resnet50", width=1.0,
@@ -32,11 +65,67 @@ PRESETS = {
         projection_layers=3, min_crop_scale=0.08, color_jitter=1.0, flip=True),
 }
 
-DEFAULT_PRESET = {"simclr": "simclr_digits"}
+
+def _default_presets():
+    """``METHOD_DATASET`` for every registered method: its defaults as they are."""
+    from tfssl.methods import registry
+
+    out = {}
+    for name in registry.names():
+        spec = registry.get(name)
+        dataset = {**MODALITY_DEFAULTS[spec.modality], **spec.defaults}["dataset"]
+        out[f"{name}_{dataset}"] = {"method": name}
+    return out
+
+
+def preset_names():
+    """Every preset name: the method defaults and the named recipes."""
+    return sorted({**_default_presets(), **PRESETS})
 
 
 def get_preset(name):
-    """The recipe called ``name`` (a copy)."""
-    if name not in PRESETS:
-        raise UsageError(f"--preset={name!r}: expected one of {', '.join(sorted(PRESETS))}")
-    return dict(PRESETS[name])
+    """The recipe called ``name`` (a copy); it always names its ``method``."""
+    presets = {**_default_presets(), **PRESETS}
+    if name not in presets:
+        raise UsageError(f"--preset={name!r}: expected one of {', '.join(sorted(presets))}")
+    return dict(presets[name])
+
+
+def resolve_settings(method=None, preset=None, **overrides):
+    """The complete settings of a run (see the module docstring for the order).
+
+    Args:
+        method: a registered method name (default: the preset's, else ``simclr``).
+        preset: a preset name, or None.
+        **overrides: explicit values; ``None`` means "not given".
+
+    Returns:
+        a dict with every setting the run uses, plus ``method`` and ``preset``.
+
+    Raises:
+        UsageError: unknown method or preset, a method that contradicts the preset, or a
+            setting the method does not have.
+    """
+    from tfssl.methods import registry
+
+    recipe = get_preset(preset) if preset else {}
+    if recipe and method and method != recipe["method"]:
+        raise UsageError(f"--method={method} contradicts --preset={preset}, a "
+                         f"{recipe['method']} recipe; give one of them")
+    method = recipe.pop("method", None) or method or "simclr"
+    spec = registry.get(method)
+    settings = {**RUN_DEFAULTS, **MODALITY_DEFAULTS[spec.modality], **spec.defaults,
+                **recipe}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in settings:
+            raise UsageError(f"--{key}: not a setting of method {method!r} "
+                             f"({spec.modality}); its settings: "
+                             f"{', '.join(sorted(settings))}")
+        settings[key] = value
+    settings["method"] = method
+    settings["preset"] = preset
+    if not settings["model_dir"]:
+        settings["model_dir"] = os.path.join("tfssl_runs", method)
+    return settings

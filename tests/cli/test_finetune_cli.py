@@ -24,7 +24,7 @@ def _run(module, *args):
 def run_dir(tmp_path_factory):
     """A run directory as tfssl-pretrain --method=mlm leaves it (built in-process;
     tests/cli/test_mlm_cli.py runs the real pretraining command)."""
-    from tfssl.cli.common import write_json_atomic
+    from tfssl.runs.files import write_json_atomic
     from tfssl.encoders.bert import bert_tiny
     from tfssl.text.vocab import save_vocabulary, train_vocabulary
 
@@ -38,7 +38,7 @@ def run_dir(tmp_path_factory):
     vocab = train_vocabulary((POS + NEG) * 6, 150)
     save_vocabulary(vocab, str(run / "vocab.txt"))
     bert_tiny(len(vocab), max_length=16).save(str(run / "encoder.keras"))
-    write_json_atomic(str(run / "run_config.json"), {
+    write_json_atomic(str(run / "config.json"), {
         "method": "mlm", "encoder": "bert_tiny", "encoder_file": "encoder.keras",
         "vocab_file": "vocab.txt", "max_length": 16, "positions": 16, "lowercase": True})
     write_json_atomic(str(run / "metrics.json"), {"validation": {"masked_accuracy": 0.1}})
@@ -85,6 +85,6 @@ def test_missing_run(tmp_path, run_dir):
     from tfssl.errors import UsageError
     from tfssl.methods.text_classifier import finetune_run
 
-    with pytest.raises(UsageError, match="run_config.json"):
+    with pytest.raises(UsageError, match="config.json"):
         finetune_run(str(tmp_path / "nope"), str(run_dir / "train.txt"),
                      str(run_dir / "dev.txt"))

@@ -39,11 +39,12 @@ def test_end_to_end_tiny(corpus, tmp_path):
     v, b = metrics["validation"], metrics["baseline"]
     assert 0 <= v["masked_accuracy"] <= 1 and v["perplexity"] > 1
     assert 0 <= b["masked_accuracy"] <= 1 and b["most_frequent_token"]
-    config = json.loads((run / "run_config.json").read_text())
+    config = json.loads((run / "config.json").read_text())
     assert config["method"] == "mlm" and config["max_length"] == 16
     assert (run / "vocab.txt").read_text().split("\n")[:5] == [
         "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    assert (run / "encoder.keras").is_file() and (run / "model.keras").is_file()
+    assert (run / "keras" / "encoder.keras").is_file()
+    assert (run / "keras" / "model.keras").is_file()
     assert (run / "export" / "encoder" / "saved_model.pb").is_file()
     assert os.listdir(run / "logs")
     assert not (run / "backup").exists() or not os.listdir(run / "backup")

@@ -35,25 +35,20 @@ flags.DEFINE_bool("download", False, "Allow tensorflow-datasets to download.")
 def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn", knn_k=20,
                  knn_temperature=0.07, linear_epochs=100, data_dir=None, download=False):
     """Evaluates the exported encoder of a tfssl-pretrain run; returns a result dict."""
-    from tfssl.cli.common import update_json_atomic
     from tfssl.data import load_images
     from tfssl.eval import extract_features, knn_accuracy, linear_probe_accuracy
     from tfssl.export import load_image_encoder
+    from tfssl.runs import RUN_FILES, load_run_config, update_json_atomic
 
-    config_path = os.path.join(model_dir or "", "config.json")
-    export_path = os.path.join(model_dir or "", "export", "encoder")
-    if not model_dir or not os.path.isfile(config_path):
-        raise UsageError(f"--model_dir={model_dir}: no config.json; expected a directory "
-                         "written by tfssl-pretrain")
+    config, spec = load_run_config(model_dir)
+    export_path = os.path.join(model_dir, RUN_FILES["export"])
+    if spec.modality != "image":
+        raise UsageError(f"--model_dir={model_dir}: tfssl-evaluate evaluates image "
+                         f"encoders; this run is a {spec.modality} run ({spec.name}); "
+                         "use tfssl-finetune for text")
     if not os.path.isfile(os.path.join(export_path, "saved_model.pb")):
         raise UsageError(f"--model_dir={model_dir}: no exported encoder in {export_path} "
                          "(did the run finish?)")
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
-    if config.get("method") != "simclr":
-        raise UsageError(f"--model_dir={model_dir}: tfssl-evaluate evaluates image "
-                         f"encoders; this run is {config.get('method')!r} "
-                         "(use tfssl-finetune for text)")
     dataset = dataset or config.get("eval_dataset") or config["dataset"]
     train_dataset = train_dataset or config["dataset"]
     common = dict(image_size=config["image_size"], data_dir=data_dir, download=download)
@@ -82,7 +77,7 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn", kn
               "eval_images": len(test)}
     if protocol == "knn":
         result["k"] = knn_k
-    update_json_atomic(os.path.join(model_dir, "metrics.json"),
+    update_json_atomic(os.path.join(model_dir, RUN_FILES["metrics"]),
                        lambda m: m.setdefault("evaluations", []).append(result))
     return result
 

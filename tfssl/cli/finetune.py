@@ -15,13 +15,12 @@ import os
 from absl import flags
 
 from tfssl.cli.common import run_main as _run_main
-from tfssl.cli.common import update_json_atomic
 from tfssl.errors import UsageError
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model_dir", os.path.join("tfssl_runs", "mlm"),
-                    "Run directory of tfssl-pretrain --method=mlm.")
+                    "Run directory of a text pretraining run (tfssl-pretrain --method=mlm).")
 flags.DEFINE_string("train", None, "Labelled training text: labeled_text:PATH "
                     "(LABEL<space-or-tab>text per line).")
 flags.DEFINE_string("validation", None, "Labelled validation text: labeled_text:PATH.")
@@ -44,6 +43,7 @@ def main(argv):
         raise UsageError("--train=labeled_text:PATH and --validation=labeled_text:PATH "
                          "are required")
     from tfssl.methods.text_classifier import finetune_run
+    from tfssl.runs import update_json_atomic
 
     result = finetune_run(
         FLAGS.model_dir, FLAGS.train, FLAGS.validation, mode=FLAGS.mode,

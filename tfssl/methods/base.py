@@ -96,6 +96,14 @@ class Method(keras.Model):
     def after_train_step(self):
         """Hook after the optimizer step (EMA targets, queues). Default: nothing."""
 
+    def training_callbacks(self, task):
+        """Keras callbacks the method needs during ``fit`` (e.g. DeepCluster's clustering).
+
+        ``task`` is the runner's data side (:class:`tfssl.runs.image.ImageTask`: its
+        ``train`` holds the un-augmented training images). Default: none.
+        """
+        return []
+
     def make_metric(self, name):
         """The tracker of one logged value (default ``keras.metrics.Mean``)."""
         return keras.metrics.Mean(name=name)
@@ -113,7 +121,6 @@ class Method(keras.Model):
         return self.encoder(inputs, training=training)
 
     def train_step(self, data):
-        variables = self.gradient_variables()
         with tf.GradientTape() as tape:
             loss, logs = self.compute_loss_and_logs(data, training=True)
             loss = tf.cast(loss, tf.float32)
@@ -123,6 +130,7 @@ class Method(keras.Model):
             scaled = replicas.scale_loss(total)  # gradients are summed over replicas
             if self.optimizer is not None:
                 scaled = self.optimizer.scale_loss(scaled)
+        variables = self.gradient_variables()  # after the forward pass has built them
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
         self.after_train_step()

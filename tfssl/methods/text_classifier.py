@@ -10,7 +10,6 @@ to the same architecture trained from random initialisation with the same budget
 ``tfssl-finetune`` calls).
 """
 
-import json
 import os
 
 import keras
@@ -183,20 +182,15 @@ class _Warmup(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def load_run(model_dir):
-    """``(run_config, vocab, encoder)`` from a ``tfssl-pretrain --method=mlm`` run."""
+    """``(run_config, vocab, encoder)`` of a text pretraining run (``tfssl-pretrain``)."""
     import tfssl.encoders.bert  # noqa: F401  (registers the encoder's layers)
+    from tfssl.runs import load_run_config
     from tfssl.text.vocab import load_vocabulary
 
-    path = os.path.join(model_dir, "run_config.json")
-    if not os.path.isfile(path):
-        raise UsageError(
-            f"--model_dir={model_dir}: no run_config.json; pretrain first with "
-            f"tfssl-pretrain --method=mlm --model_dir={model_dir}")
-    with open(path, encoding="utf-8") as f:
-        config = json.load(f)
-    if config.get("method") != "mlm":
-        raise UsageError(f"--model_dir={model_dir}: not a masked-LM run "
-                         f"(method={config.get('method')!r})")
+    config, spec = load_run_config(model_dir)
+    if spec.modality != "text":
+        raise UsageError(f"--model_dir={model_dir}: not a text run (method "
+                         f"{spec.name!r} is {spec.modality})")
     vocab = load_vocabulary(os.path.join(model_dir, config["vocab_file"]))
     encoder_path = os.path.join(model_dir, config["encoder_file"])
     if not os.path.isfile(encoder_path):

@@ -1,0 +1,178 @@
+"""The library runner: settings -> data -> method from the registry -> fit -> evaluate
+-> export, with one run-folder layout for every method.
+
+    import tfssl
+    metrics = tfssl.pretrain(method="byol", epochs=5)          # or preset="simclr_cifar10"
+    metrics = tfssl.pretrain(tfssl.presets.resolve_settings(method="mlm"))
+
+``tfssl-pretrain`` parses its flags and calls :func:`pretrain`; a Python user can do
+everything the command line does with the same call.
+
+Run folder (``MODEL_DIR``)::
+
+    config.json          the resolved settings and the facts of the data
+    metrics.json         final training logs, evaluation against the random-init encoder
+    logs/                TensorBoard
+    backup/              BackupAndRestore while training (rerun after a kill resumes)
+    keras/model.keras    the whole method (encoder, heads, targets, optimizer state)
+    keras/encoder.keras  the encoder alone, for fine-tuning
+    export/encoder/      SavedModel of the encoder for serving
+    vocab.txt            text runs: the WordPiece vocabulary
+
+Every output is written under a temporary name and renamed: a crash never leaves a
+half-written file, and a bad setting fails before anything is written.
+"""
+
+import contextlib
+import json
+import os
+import time
+
+from tfssl.errors import UsageError
+from tfssl.runs.files import (  # noqa: F401
+    replace_dir_atomic, save_keras_atomic, update_json_atomic, write_json_atomic)
+
+__all__ = ["pretrain", "load_run_config", "RUN_FILES"]
+
+RUN_FILES = dict(config="config.json", metrics="metrics.json", model="keras/model.keras",
+                 encoder="keras/encoder.keras", export="export/encoder", logs="logs",
+                 backup="backup")
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def _task(spec, settings):
+    from tfssl.runs.image import ImageTask
+    from tfssl.runs.text import TextTask
+
+    return {"image": ImageTask, "text": TextTask}[spec.modality](spec, settings)
+
+
+def _check_schedule(s):
+    for key in ("epochs", "batch_size"):
+        if s[key] < 1:
+            raise UsageError(f"--{key}={s[key]}: must be >= 1")
+    if s["steps_per_epoch"] is not None and s["steps_per_epoch"] < 1:
+        raise UsageError(f"--steps_per_epoch={s['steps_per_epoch']}: must be >= 1")
+    if not s["learning_rate"] > 0:
+        raise UsageError(f"--learning_rate={s['learning_rate']}: must be > 0")
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Sets the global Keras dtype policy for a block and restores the previous one."""
+    import keras
+
+    if name not in PRECISIONS:
+        raise UsageError(f"--precision={name!r}: expected one of {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def load_run_config(model_dir, flag="--model_dir"):
+    """The ``config.json`` of a run folder, with the registry spec of its method."""
+    from tfssl.methods import registry
+
+    path = os.path.join(model_dir or "", RUN_FILES["config"])
+    if not model_dir or not os.path.isfile(path):
+        raise UsageError(f"{flag}={model_dir}: no config.json; expected a directory "
+                         "written by tfssl-pretrain")
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    return config, registry.get(config.get("method"))
+
+
+def pretrain(settings=None, **overrides):
+    """Pretrains, evaluates against the random-init encoder and exports; returns metrics.
+
+    Args:
+        settings: resolved settings (:func:`tfssl.presets.resolve_settings`), or None.
+        **overrides: with ``settings`` None, the arguments of ``resolve_settings``
+            (``method``, ``preset`` and any setting).
+
+    Returns:
+        the dict written to ``MODEL_DIR/metrics.json``.
+    """
+    import keras
+
+    from tfssl.distribute import default_jit_compile, make_strategy
+    from tfssl.methods import registry
+    from tfssl.optimizers import build_optimizer
+    from tfssl.presets import resolve_settings
+
+    start = time.time()
+    if settings is None:
+        settings = resolve_settings(**overrides)
+    elif overrides:
+        raise TypeError("pretrain: give either settings or keyword overrides")
+    s = dict(settings)
+    spec = registry.get(s["method"])
+    _check_schedule(s)
+    model_dir = s["model_dir"]
+    task = _task(spec, s)
+
+    steps = task.num_train // s["batch_size"]
+    if s["steps_per_epoch"]:
+        steps = min(steps, s["steps_per_epoch"])
+    total_steps = steps * s["epochs"]
+    warmup = int(min(s["warmup_epochs"] * steps, total_steps - 1))
+    strategy = make_strategy(s["strategy"])
+
+    with dtype_policy(s["precision"]):
+        with strategy.scope():
+            encoder = task.build_encoder()
+            model = spec.cls.from_settings(
+                encoder, dict(s, total_steps=total_steps, num_train=task.num_train))
+            if task.input_shape is not None:
+                model.build(task.input_shape)
+            model.compile(
+                optimizer=build_optimizer(
+                    s["optimizer"], s["learning_rate"], total_steps, warmup,
+                    s["weight_decay"],
+                    exclude_from_weight_decay=task.exclude_from_weight_decay),
+                jit_compile=default_jit_compile(s["jit_compile"], strategy, task.cpu_xla))
+        os.makedirs(model_dir, exist_ok=True)
+        write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]),
+                          dict(s, **task.info(), modality=spec.modality,
+                               steps_per_epoch_actual=steps, total_steps=total_steps,
+                               encoder_file=RUN_FILES["encoder"],
+                               export_dir=RUN_FILES["export"]))
+        callbacks = task.callbacks() + model.training_callbacks(task) + [
+            keras.callbacks.TensorBoard(os.path.join(model_dir, RUN_FILES["logs"])),
+            # double_checkpoint: a kill while the backup is written leaves the previous
+            # one to resume from (a half-written latest.weights.h5 is not loadable).
+            keras.callbacks.BackupAndRestore(os.path.join(model_dir, RUN_FILES["backup"]),
+                                             double_checkpoint=True),
+        ]
+        print(f"tfssl {spec.name}: {task.describe()}; {s['encoder']} "
+              f"({encoder.count_params():,} parameters); {s['epochs']} epochs x {steps} "
+              f"steps; {strategy.num_replicas_in_sync} replica(s)", flush=True)
+        fit_start = time.time()
+        history = model.fit(task.train_dataset(), epochs=s["epochs"], steps_per_epoch=steps,
+                            validation_data=task.validation_data, callbacks=callbacks,
+                            verbose="auto")
+        train_seconds = time.time() - fit_start
+        metrics = {"method": spec.name, "modality": spec.modality, "dataset": s["dataset"],
+                   "encoder": s["encoder"], "epochs": s["epochs"], "steps": total_steps,
+                   "train_seconds": round(train_seconds, 1)}
+        for key, values in history.history.items():
+            if values and not key.startswith("val_"):
+                metrics[f"final_{key}"] = float(values[-1])
+        metrics.update(task.evaluate(model, encoder))
+
+    save_keras_atomic(model, os.path.join(model_dir, RUN_FILES["model"]))
+    save_keras_atomic(encoder, os.path.join(model_dir, RUN_FILES["encoder"]))
+    replace_dir_atomic(lambda p: task.export(encoder, p),
+                       os.path.join(model_dir, RUN_FILES["export"]))
+    metrics["wall_seconds"] = round(time.time() - start, 1)
+    # Keeps the sections other tools wrote (evaluations, finetune); an unreadable file
+    # is replaced.
+    update_json_atomic(os.path.join(model_dir, RUN_FILES["metrics"]),
+                       lambda m: m.update(metrics), replace_invalid=True)
+    print(json.dumps(dict(task.summary(metrics), train_seconds=metrics["train_seconds"])),
+          flush=True)
+    return metrics

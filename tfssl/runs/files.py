@@ -1,0 +1,79 @@
+"""Atomic outputs: a crash never leaves a half-written file or directory behind."""
+
+import json
+import os
+import shutil
+import tempfile
+
+
+def write_json_atomic(path, obj):
+    """Writes ``obj`` as JSON to ``path`` via a temporary file and rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def update_json_atomic(path, update, replace_invalid=False):
+    """Read-modify-write of a JSON object file, written atomically.
+
+    ``update(obj)`` changes in place the dict read from ``path`` (``{}`` when the file is
+    absent, or unreadable and ``replace_invalid``), which is then written with
+    :func:`write_json_atomic`. Other tools' sections of the file are kept.
+    """
+    obj = {}
+    if os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                obj = json.load(f)
+        except (OSError, ValueError):
+            if not replace_invalid:
+                raise
+    update(obj)
+    write_json_atomic(path, obj)
+    return obj
+
+
+def save_keras_atomic(model, path):
+    """``model.save(path)`` through a temporary ``.keras`` file and a rename."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.keras"
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def replace_dir_atomic(write_fn, path):
+    """Calls ``write_fn(tmp_dir)`` then moves the result to ``path``.
+
+    A crash inside ``write_fn`` leaves any previous ``path`` untouched and no
+    half-written directory behind.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=parent)
+    staged = os.path.join(tmp, "out")
+    try:
+        write_fn(staged)
+        old = None
+        if os.path.exists(path):
+            old = path + ".old"
+            if os.path.exists(old):
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(staged, path)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

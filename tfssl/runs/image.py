@@ -1,0 +1,98 @@
+"""The image side of a run: data, views, encoder, kNN evaluation, SavedModel export."""
+
+import keras
+
+from tfssl.data.pipeline import check_batch_size
+from tfssl.errors import UsageError
+
+
+def load_image_split(settings):
+    """``(train, test)`` :class:`tfssl.data.ImageData` of a run's settings."""
+    from tfssl.data import load_images
+
+    common = dict(image_size=settings["image_size"], data_dir=settings["data_dir"],
+                  download=settings["download"])
+    train = load_images(settings["dataset"], split="train", **common)
+    test = load_images(settings["eval_dataset"] or settings["dataset"], split="test",
+                       **common)
+    if test.images.shape[-1] != train.images.shape[-1]:
+        raise UsageError(f"--eval_dataset={test.source}: images have "
+                         f"{test.images.shape[-1]} channels, training data "
+                         f"{train.images.shape[-1]}")
+    return train, test
+
+
+class ImageTask:
+    """Everything a run does that depends on images rather than on the method."""
+
+    cpu_xla = False  # XLA-compiled conv training steps were ~3x slower on CPU here
+    exclude_from_weight_decay = None
+
+    def __init__(self, spec, settings):
+        for key in ("image_size", "knn_k"):
+            if settings[key] < 1:
+                raise UsageError(f"--{key}={settings[key]}: must be >= 1")
+        self.spec = spec
+        self.settings = settings
+        self.train, self.test = load_image_split(settings)
+        check_batch_size(settings["batch_size"], len(self.train))
+        self.labelled = self.train.labelled and self.test.labelled and len(self.test) > 0
+        self.num_train = len(self.train)
+        self.input_shape = (None,) + tuple(self.train.images.shape[1:])
+        self.validation_data = None
+
+    def info(self):
+        """Facts of the data that the run folder records (``config.json``)."""
+        return {"channels": int(self.train.images.shape[-1]),
+                "class_names": list(self.train.class_names),
+                "train_examples": len(self.train), "eval_examples": len(self.test)}
+
+    def describe(self):
+        return (f"{self.settings['dataset']}: {len(self.train)} training / {len(self.test)} "
+                f"held-out images of {self.input_shape[1:]}")
+
+    def train_dataset(self):
+        from tfssl.augment import views_from_settings
+        from tfssl.data import views_dataset
+
+        views = views_from_settings(self.settings, self.spec.views)
+        return views_dataset(self.train, self.settings["batch_size"], views,
+                             seed=self.settings["seed"], with_index=self.spec.with_index)
+
+    def build_encoder(self):
+        """The encoder, seeded so that the random-init baseline is the same network."""
+        from tfssl.encoders import image_encoder
+
+        s = self.settings
+        keras.utils.set_random_seed(s["seed"])
+        return image_encoder(s["encoder"], s["image_size"], self.input_shape[-1],
+                             stem=s["stem"], width=s["width"])
+
+    def callbacks(self):
+        from tfssl.eval import KNNMonitor
+
+        s = self.settings
+        if self.labelled and s["knn_every"]:
+            return [KNNMonitor(self.train, self.test, every=s["knn_every"], k=s["knn_k"])]
+        return []
+
+    def evaluate(self, model, encoder):
+        """kNN top-1 of the pretrained encoder and of the same one at random init."""
+        from tfssl.eval import evaluate_knn
+
+        if not self.labelled:
+            return {"knn_top1": None,
+                    "knn_note": "no kNN: training or evaluation images carry no labels"}
+        k = self.settings["knn_k"]
+        return {"knn_k": k,
+                "knn_top1": evaluate_knn(encoder, self.train, self.test, k=k),
+                "knn_top1_random_init": evaluate_knn(self.build_encoder(), self.train,
+                                                     self.test, k=k)}
+
+    def summary(self, metrics):
+        return {k: metrics[k] for k in ("knn_top1", "knn_top1_random_init") if k in metrics}
+
+    def export(self, encoder, path):
+        from tfssl.export import export_image_encoder
+
+        export_image_encoder(encoder, path)
