@@ -16,13 +16,16 @@ class ProjectionHead(keras.layers.Layer):
         hidden_dim: width of the hidden layers.
         num_layers: number of Dense layers (>= 1).
         last_bn: batch-normalise the output.
+        synchronized: batch statistics over the global batch under ``tf.distribute``
+            (Keras' synchronised batch norm; the same as plain batch norm on one device).
 
     Example:
         >>> head = ProjectionHead(output_dim=128, hidden_dim=512, num_layers=2)
         >>> z = head(features)
     """
 
-    def __init__(self, output_dim=128, hidden_dim=512, num_layers=2, last_bn=True, **kwargs):
+    def __init__(self, output_dim=128, hidden_dim=512, num_layers=2, last_bn=True,
+                 synchronized=True, **kwargs):
         super().__init__(**kwargs)
         if num_layers < 1:
             raise ValueError(f"ProjectionHead num_layers must be >= 1, got {num_layers}")
@@ -30,6 +33,7 @@ class ProjectionHead(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.last_bn = last_bn
+        self.synchronized = bool(synchronized)
 
     def build(self, input_shape):
         self.dense_layers, self.norm_layers = [], []
@@ -45,6 +49,7 @@ class ProjectionHead(keras.layers.Layer):
             if not last or self.last_bn:
                 norm = layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
                                                  center=not last, scale=not last,
+                                                 synchronized=self.synchronized,
                                                  name=f"bn_{i}")
                 norm.build(shape)
             self.dense_layers.append(dense)
@@ -66,5 +71,6 @@ class ProjectionHead(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(output_dim=self.output_dim, hidden_dim=self.hidden_dim,
-                      num_layers=self.num_layers, last_bn=self.last_bn)
+                      num_layers=self.num_layers, last_bn=self.last_bn,
+                      synchronized=self.synchronized)
         return config

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from tfssl.distribute import replicas
 
-__all__ = ["Method", "MomentumMethod", "embedding_std", "split_batch"]
+__all__ = ["Method", "MomentumMethod", "build_child", "embedding_std", "split_batch"]
 
 
 def embedding_std(z):
@@ -43,6 +43,14 @@ def embedding_std(z):
     """
     zn = tf.math.l2_normalize(tf.cast(z, tf.float32), axis=-1)
     return tf.reduce_mean(tf.math.reduce_std(zn, axis=0))
+
+
+def build_child(layer, input_shape):
+    """Builds ``layer`` for ``input_shape`` unless it is built (e.g. just deserialised);
+    returns its output shape."""
+    if not layer.built:
+        layer.build(input_shape)
+    return layer.compute_output_shape(input_shape)
 
 
 def split_batch(data):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfssl.losses.ntxent import NTXent, ntxent_accuracy
-from tfssl.methods.base import Method, embedding_std, split_batch
+from tfssl.methods.base import build_child, Method, embedding_std, split_batch
 from tfssl.methods.registry import register
 
 
@@ -47,6 +47,8 @@ class SimCLR(Method):
         self.projection_head = projection_head
         self.contrastive_loss = NTXent(temperature=temperature)
         self.temperature = self.contrastive_loss.temperature
+        build_child(projection_head, encoder.output_shape)
+        self.built = True
 
     @classmethod
     def from_settings(cls, encoder, settings):
@@ -56,13 +58,6 @@ class SimCLR(Method):
                               settings["projection_hidden_dim"] or encoder.output_shape[-1],
                               settings["projection_layers"])
         return cls(encoder, head, temperature=settings["temperature"])
-
-    def build(self, input_shape=None):
-        if not self.encoder.built:
-            self.encoder.build(input_shape)
-        if not self.projection_head.built:
-            self.projection_head.build(self.encoder.output_shape)
-        super().build(input_shape)
 
     def project(self, v1, v2, training):
         """Projections of both views through one encoder pass, as float32."""

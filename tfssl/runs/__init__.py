@@ -127,8 +127,6 @@ def pretrain(settings=None, **overrides):
             encoder = task.build_encoder()
             model = spec.cls.from_settings(
                 encoder, dict(s, total_steps=total_steps, num_train=task.num_train))
-            if task.input_shape is not None:
-                model.build(task.input_shape)
             model.compile(
                 optimizer=build_optimizer(
                     s["optimizer"], s["learning_rate"], total_steps, warmup,

@@ -1,0 +1,139 @@
+"""Every registered image method, built from the registry the way the runner builds it.
+
+For each: a few ``fit`` steps on a fixed batch change the weights and lower the loss,
+the ``.keras`` round trip gives identical outputs and losses, the exported SavedModel
+equals the encoder, and MirroredStrategy over two logical CPUs gives the same losses and
+weights as one device (heads with synchronised batch norm; the encoder is BN-free here).
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfssl.encoders import convnet
+from tfssl.methods import registry
+from tfssl.presets import resolve_settings
+
+IMAGE_METHODS = registry.names("image")
+SIZE, CHANNELS, BATCH = 8, 3, 8
+
+
+def tiny_settings(name, **extra):
+    s = resolve_settings(method=name)
+    small = dict(projection_dim=8, projection_hidden_dim=16, prediction_hidden_dim=8,
+                 queue_size=32, num_clusters=4, total_steps=20, num_train=BATCH)
+    s.update({k: v for k, v in small.items() if k in s or k in ("total_steps", "num_train")})
+    s.update(extra)
+    return s
+
+
+def build(name, encoder=None, seed=0, **extra):
+    keras.utils.set_random_seed(seed)
+    encoder = encoder or convnet(image_size=SIZE, channels=CHANNELS, width=4, depth=2)
+    spec = registry.get(name)
+    return spec.cls.from_settings(encoder, tiny_settings(name, **extra))
+
+
+def views(n=BATCH, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(size=(n, SIZE, SIZE, CHANNELS)).astype("float32")
+    noise = rng.normal(scale=0.05, size=base.shape).astype("float32")
+    return base, np.clip(base + noise, 0, 1).astype("float32")
+
+
+def batch_dataset(name, v, repeat=1):
+    data = tuple(v)
+    if registry.get(name).with_index:
+        data = (data, np.arange(len(v[0]), dtype="int64"))
+    return tf.data.Dataset.from_tensors(data).repeat(repeat)
+
+
+def _state(model):
+    """Non-trainable state a test restores (MoCo's queue) so losses compare like for like."""
+    return [v.numpy().copy() for v in model.non_trainable_weights
+            if "queue" in v.path]
+
+
+def _restore(model, state):
+    for v, value in zip([v for v in model.non_trainable_weights if "queue" in v.path],
+                        state):
+        v.assign(value)
+
+
+def train_mode_loss(model, data):
+    """The training-mode loss of one batch, leaving MoCo's queue as it was."""
+    state = _state(model)
+    loss, logs = model.compute_loss_and_logs(next(iter(data)), training=True)
+    _restore(model, state)
+    return float(loss), {k: float(v[0] if isinstance(v, tuple) else v)
+                         for k, v in logs.items()}
+
+
+@pytest.mark.parametrize("name", IMAGE_METHODS)
+def test_fit_changes_weights_and_lowers_loss(name):
+    model = build(name)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    v = views()
+    state = _state(model)
+    trained = model.gradient_variables()
+    before = [w.numpy().copy() for w in trained]
+    first, _ = train_mode_loss(model, batch_dataset(name, v))
+    hist = model.fit(batch_dataset(name, v, 5), epochs=1, verbose=0)
+    _restore(model, state)
+    after, logs = train_mode_loss(model, batch_dataset(name, v))
+    changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, trained)]
+    assert all(changed[:2]) and sum(changed) > len(changed) // 2
+    assert after < first, (first, after)
+    assert set(hist.history) == {"loss", *model.metric_names}
+    assert np.isfinite(hist.history["loss"]).all()
+    assert logs["embedding_std"] > 0
+
+
+@pytest.mark.parametrize("name", IMAGE_METHODS)
+def test_keras_round_trip_identical_outputs(name, tmp_path):
+    import tfssl.export
+
+    model = build(name)
+    model.compile(optimizer="adam")
+    v = views()
+    model.fit(batch_dataset(name, v), epochs=1, verbose=0)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert type(again) is type(model)
+    np.testing.assert_allclose(again.predict(v[0], verbose=0), model.predict(v[0], verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    loss_a = again.evaluate(batch_dataset(name, v), verbose=0, return_dict=True)["loss"]
+    loss_b = model.evaluate(batch_dataset(name, v), verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(loss_a, loss_b, rtol=1e-5, atol=1e-6)
+
+    export = tmp_path / "export"
+    tfssl.export.export_image_encoder(model.encoder, str(export))
+    loaded = tfssl.export.load_image_encoder(str(export))  # keep it alive while serving
+    served = loaded.serve(v[0])
+    np.testing.assert_allclose(served.numpy(), model.encoder(v[0]).numpy(), rtol=1e-5,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("name", IMAGE_METHODS)
+def test_mirrored_matches_single_device(name, cpu_strategy):
+    """Defined on the global batch: two replicas give the loss and weights of one device."""
+    v = views(BATCH)
+
+    def make():
+        keras.utils.set_random_seed(3)
+        enc = keras.Sequential([keras.Input((SIZE, SIZE, CHANNELS)), keras.layers.Flatten(),
+                                keras.layers.Dense(16, activation="relu")])
+        m = build(name, encoder=enc, seed=3)
+        m.compile(optimizer=keras.optimizers.SGD(0.02), jit_compile=False)
+        return m
+
+    single = make()
+    h1 = single.fit(batch_dataset(name, v, 3), epochs=1, verbose=0).history
+    with cpu_strategy.scope():
+        mirrored = make()
+    h2 = mirrored.fit(batch_dataset(name, v, 3), epochs=1, verbose=0).history
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-4)
+    for a, b in zip(single.get_weights(), mirrored.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
