@@ -26,7 +26,6 @@ one line on stderr, exit 2.
 """
 
 import json
-import math
 import os
 import sys
 import time
@@ -67,40 +66,6 @@ FLAGS = flags.FLAGS
 
 
 
-def budget_callback(seconds, peak_lr, warmup_fraction, steps_per_epoch):
-    """Stops ``fit`` once ``seconds`` have passed; warm-up + cosine LR over that time."""
-    import keras
-
-    class Budget(keras.callbacks.Callback):
-        steps, start, elapsed, logs = 0, None, 0.0, {}
-
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_begin(self, batch, logs=None):
-            frac = min(1.0, (time.perf_counter() - self.start) / seconds)
-            if warmup_fraction > 0 and frac < warmup_fraction:
-                lr = peak_lr * max(frac / warmup_fraction, 1e-3)
-            else:
-                t = (frac - warmup_fraction) / max(1e-9, 1.0 - warmup_fraction)
-                lr = 0.5 * peak_lr * (1.0 + math.cos(math.pi * min(1.0, t)))
-            self.model.optimizer.learning_rate = lr
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.steps += 1
-            self.logs = {k: float(v) for k, v in (logs or {}).items()}
-            self.elapsed = time.perf_counter() - self.start
-            if self.elapsed >= seconds:
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            print(f"epoch {epoch + 1}: {self.steps} steps, {self.elapsed / 60:.2f} min, "
-                  + ", ".join(f"{k} {v:.4f}" for k, v in self.logs.items()),
-                  file=sys.stderr, flush=True)
-
-    return Budget()
-
-
 def main(argv):
     del argv
     stdout, sys.stdout = sys.stdout, sys.stderr  # keep stdout for the one JSON line
@@ -123,6 +88,7 @@ def main(argv):
     import tfssl.layers
     import tfssl.methods
     import tfssl.optimizers
+    from tfssl.runs.budget import WallClockBudget
 
     keras.config.set_dtype_policy(FLAGS.precision)
     t0 = time.perf_counter()
@@ -157,8 +123,8 @@ def main(argv):
         train, FLAGS.batch_size, FLAGS.image_size, seed=FLAGS.seed,
         min_scale=FLAGS.min_crop_scale, color_jitter=FLAGS.color_jitter)
     steps_per_epoch = len(train) // FLAGS.batch_size
-    budget = budget_callback(60.0 * FLAGS.minutes, FLAGS.learning_rate,
-                             FLAGS.warmup_fraction, steps_per_epoch)
+    budget = WallClockBudget(60.0 * FLAGS.minutes, FLAGS.learning_rate,
+                             FLAGS.warmup_fraction)
     model.fit(dataset, epochs=10**6, callbacks=[budget], verbose=0, shuffle=False)
 
     t1 = time.perf_counter()

@@ -7,7 +7,7 @@ so ``keras.saving.load_model("run/keras/model.keras")`` works after ``import tfs
 __version__ = "0.1.0"
 
 from tfssl import (  # noqa: F401,E402
-    augment, data, distribute, encoders, eval, export, layers, losses, methods, optimizers,
+    augment, cluster, data, distribute, encoders, eval, export, layers, losses, methods, optimizers,
     presets, runs, text)
 from tfssl.errors import UsageError  # noqa: F401,E402
 from tfssl.methods import MaskedLM, SimCLR  # noqa: F401,E402

@@ -29,6 +29,7 @@ RUN_DEFAULTS = dict(
     download=False,
     eval_dataset=None,  # None: the held-out split of the training data
     steps_per_epoch=None,  # None: one pass over the training data
+    budget_minutes=None,  # a wall-clock budget: train until it is spent (epochs a cap)
 )
 
 MODALITY_DEFAULTS = {

@@ -83,3 +83,21 @@ def test_simclr_cifar10_missing_archive(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "absent.tar.gz" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(not os.path.isfile(ARCHIVE), reason=f"no CIFAR-10 archive at {ARCHIVE}")
+def test_methods_cifar10_smoke(tmp_path):
+    """One JSON line per method, through the library runner."""
+    archive = _tiny_archive(str(tmp_path / "tiny.tar.gz"), per_class=10)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(BENCH, "methods_cifar10.py"), f"--archive={archive}",
+         "--minutes=0.01", "--methods=simclr,vicreg", "--batch_size=8", "--image_size=16",
+         "--width=0.25", "--knn_k=5", "--projection_dim=8", "--projection_hidden_dim=16",
+         f"--work_dir={tmp_path / 'runs'}"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["method"] for line in lines] == ["simclr", "vicreg"]
+    for out in lines:
+        assert out["benchmark"] == "methods_cifar10" and out["steps"] >= 1
+        assert 0.0 <= out["knn_top1"] <= 1.0 and 0.0 <= out["knn_top1_random_init"] <= 1.0

@@ -94,7 +94,7 @@ def test_rerun_after_kill_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("flag,message", [
-    ("--temperature=0", "temperature=0.0: must be > 0"),
+    ("--temperature=0", "temperature=0.0: must be finite and > 0"),
     ("--dataset=folder:/no/such/dir", "no such folder"),
     ("--batch_size=5000", "--batch_size=5000 is larger than the 1438 training images"),
     ("--encoder=vgg", "--encoder='vgg'"),

@@ -402,6 +402,8 @@ def add_view_set(ds, views, *, seed=None, with_index=False,
     views = [dict(v) for v in views]
 
     def make(element_seed, element):
+        if len(element) == 1 and isinstance(element[0], tuple):  # zipped: ((image, i),)
+            element = element[0]
         out = view_set(_image_of(element), views, seed=element_seed)
         return (out, element[1]) if with_index else out
 

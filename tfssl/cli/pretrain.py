@@ -29,6 +29,8 @@ _SETTINGS = {
     "epochs": ("integer", "Training epochs."),
     "batch_size": ("integer", "Global batch size (split over replicas)."),
     "steps_per_epoch": ("integer", "Cap on steps per epoch (default: one pass)."),
+    "budget_minutes": ("float", "Train for this wall-clock time (learning rate warm-up + "
+                       "cosine over it); --epochs is then a cap."),
     "optimizer": ("string", "adam | adamw | sgd | lars."),
     "learning_rate": ("float", "Peak learning rate of the warm-up + cosine schedule."),
     "weight_decay": ("float", "Decoupled weight decay (adamw, sgd) or LARS weight decay."),

@@ -17,7 +17,10 @@ class ProjectionHead(keras.layers.Layer):
         num_layers: number of Dense layers (>= 1).
         last_bn: batch-normalise the output.
         synchronized: batch statistics over the global batch under ``tf.distribute``
-            (Keras' synchronised batch norm; the same as plain batch norm on one device).
+            (Keras' synchronised batch norm). None (default): on when the head is built
+            under a strategy with several replicas in sync, off otherwise (the two agree
+            mathematically on one device, but plain batch norm is the faster and more
+            accurate computation there).
 
     Example:
         >>> head = ProjectionHead(output_dim=128, hidden_dim=512, num_layers=2)
@@ -25,7 +28,7 @@ class ProjectionHead(keras.layers.Layer):
     """
 
     def __init__(self, output_dim=128, hidden_dim=512, num_layers=2, last_bn=True,
-                 synchronized=True, **kwargs):
+                 synchronized=None, **kwargs):
         super().__init__(**kwargs)
         if num_layers < 1:
             raise ValueError(f"ProjectionHead num_layers must be >= 1, got {num_layers}")
@@ -33,9 +36,14 @@ class ProjectionHead(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.last_bn = last_bn
-        self.synchronized = bool(synchronized)
+        self.synchronized = synchronized
 
     def build(self, input_shape):
+        import tensorflow as tf
+
+        synchronized = self.synchronized
+        if synchronized is None:
+            synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
         self.dense_layers, self.norm_layers = [], []
         shape = input_shape
         for i in range(self.num_layers):
@@ -49,7 +57,7 @@ class ProjectionHead(keras.layers.Layer):
             if not last or self.last_bn:
                 norm = layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
                                                  center=not last, scale=not last,
-                                                 synchronized=self.synchronized,
+                                                 synchronized=bool(synchronized),
                                                  name=f"bn_{i}")
                 norm.build(shape)
             self.dense_layers.append(dense)

@@ -1,24 +1,11 @@
 """The redundancy-reduction loss of Barlow Twins."""
 
-import math
 
 import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
-from tfssl.errors import UsageError
-
-
-def _number(name, value, strict):
-    """``float(value)``, which must be finite and > 0 (``strict``) or >= 0."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name}={value!r}: must be a number") from None
-    bound = "> 0" if strict else ">= 0"
-    if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
-        raise UsageError(f"{name}={value}: must be finite and {bound}")
-    return value
+from tfssl.errors import check_number
 
 
 def standardize(z, epsilon):
@@ -85,8 +72,8 @@ class BarlowTwinsLoss(keras.losses.Loss):
     def __init__(self, lambda_=5e-3, epsilon=1e-5, reduction="sum_over_batch_size",
                  name="barlow_twins", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.lambda_ = _number("lambda_", lambda_, strict=False)
-        self.epsilon = _number("epsilon", epsilon, strict=True)
+        self.lambda_ = check_number("lambda_", lambda_, strict=False)
+        self.epsilon = check_number("epsilon", epsilon, strict=True)
 
     def call(self, y_true, y_pred):
         z1 = replicas.all_gather(tf.cast(y_true, tf.float32))

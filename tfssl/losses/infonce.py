@@ -1,23 +1,11 @@
 """InfoNCE of MoCo: against a queue of negatives (v1 / v2) or in-batch keys (v3)."""
 
-import math
 
 import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
-from tfssl.errors import UsageError
-
-
-def _temperature(value):
-    """``float(value)``, which must be finite and > 0."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"temperature={value!r}: must be a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(f"temperature={value}: must be finite and > 0")
-    return value
+from tfssl.errors import check_number
 
 
 def infonce_logits(q, k, queue, temperature):
@@ -39,7 +27,7 @@ def infonce_logits(q, k, queue, temperature):
     differentiates the queue; the method does that), and nothing is gathered across
     replicas: the queue is shared, each replica's queries are compared with it locally.
     """
-    temperature = _temperature(temperature)
+    temperature = check_number("temperature", temperature)
     q = tf.math.l2_normalize(tf.cast(q, tf.float32), axis=-1)
     k = tf.math.l2_normalize(tf.cast(k, tf.float32), axis=-1)
     queue = tf.cast(queue, tf.float32)
@@ -75,7 +63,7 @@ def infonce_batch_logits(q, k, temperature):
         ``temperature``; ``labels`` ``(n,)`` holds the column of each query's own key,
         ``replica_id * n + i``.
     """
-    temperature = _temperature(temperature)
+    temperature = check_number("temperature", temperature)
     q = tf.math.l2_normalize(tf.cast(q, tf.float32), axis=-1)
     k = tf.math.l2_normalize(tf.cast(k, tf.float32), axis=-1)
     n = tf.shape(q)[0]
@@ -124,7 +112,7 @@ class InfoNCE(keras.losses.Loss):
     def __init__(self, temperature=0.2, reduction="sum_over_batch_size", name="infonce",
                  dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.temperature = _temperature(temperature)
+        self.temperature = check_number("temperature", temperature)
 
     def call(self, y_true, y_pred):
         logits, labels = infonce_batch_logits(y_pred, y_true, self.temperature)

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
-from tfssl.errors import UsageError
+from tfssl.errors import check_number
 
 _NEG_INF = -1e9
 
@@ -71,10 +71,7 @@ class NTXent(keras.losses.Loss):
     def __init__(self, temperature=0.5, reduction="sum_over_batch_size", name="ntxent",
                  dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        temperature = float(temperature)
-        if not temperature > 0:
-            raise UsageError(f"temperature={temperature}: must be > 0")
-        self.temperature = temperature
+        self.temperature = check_number("temperature", temperature)
 
     def call(self, y_true, y_pred):
         logits, labels = ntxent_logits(y_true, y_pred, self.temperature)

@@ -1,24 +1,11 @@
 """The variance-invariance-covariance regularisation loss of VICReg."""
 
-import math
 
 import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
-from tfssl.errors import UsageError
-
-
-def _number(name, value, strict):
-    """``float(value)``, which must be finite and > 0 (``strict``) or >= 0."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name}={value!r}: must be a number") from None
-    bound = "> 0" if strict else ">= 0"
-    if not (math.isfinite(value) and (value > 0 if strict else value >= 0)):
-        raise UsageError(f"{name}={value}: must be finite and {bound}")
-    return value
+from tfssl.errors import UsageError, check_number
 
 
 def _variance_and_covariance(z, gamma, epsilon):
@@ -53,8 +40,8 @@ def vicreg_terms(z1, z2, *, gamma, epsilon):
         ``v(Z) = mean_j relu(gamma - sqrt(Var(Z_j) + epsilon))``) and ``covariance``
         (``c(Z1) + c(Z2)`` with ``c(Z) = sum_{i != j} Cov(Z)_ij^2 / D``).
     """
-    gamma = _number("gamma", gamma, strict=True)
-    epsilon = _number("epsilon", epsilon, strict=True)
+    gamma = check_number("gamma", gamma, strict=True)
+    epsilon = check_number("epsilon", epsilon, strict=True)
     z1 = replicas.all_gather(tf.cast(z1, tf.float32))
     z2 = replicas.all_gather(tf.cast(z2, tf.float32))
     if z1.shape.rank is not None and z1.shape[0] is not None and z1.shape[0] < 2:
@@ -118,11 +105,11 @@ class VICRegLoss(keras.losses.Loss):
     def __init__(self, sim_weight=25.0, var_weight=25.0, cov_weight=1.0, gamma=1.0,
                  epsilon=1e-4, reduction="sum_over_batch_size", name="vicreg", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-        self.sim_weight = _number("sim_weight", sim_weight, strict=False)
-        self.var_weight = _number("var_weight", var_weight, strict=False)
-        self.cov_weight = _number("cov_weight", cov_weight, strict=False)
-        self.gamma = _number("gamma", gamma, strict=True)
-        self.epsilon = _number("epsilon", epsilon, strict=True)
+        self.sim_weight = check_number("sim_weight", sim_weight, strict=False)
+        self.var_weight = check_number("var_weight", var_weight, strict=False)
+        self.cov_weight = check_number("cov_weight", cov_weight, strict=False)
+        self.gamma = check_number("gamma", gamma, strict=True)
+        self.epsilon = check_number("epsilon", epsilon, strict=True)
 
     def terms(self, z1, z2):
         """:func:`vicreg_terms` with this loss's ``gamma`` and ``epsilon``."""

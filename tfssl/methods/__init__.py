@@ -13,5 +13,6 @@ from tfssl.methods.simsiam import SimSiam  # noqa: F401
 from tfssl.methods.barlow_twins import BarlowTwins  # noqa: F401
 from tfssl.methods.vicreg import VICReg  # noqa: F401
 from tfssl.methods.moco import MoCo  # noqa: F401
+from tfssl.methods.deepcluster import DeepCluster  # noqa: F401
 from tfssl.methods.text_classifier import (  # noqa: F401
     TextClassifier, finetune_run, finetune_text_classifier)

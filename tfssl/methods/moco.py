@@ -47,14 +47,12 @@ class MoCo(MomentumMethod):
 
     def __init__(self, encoder, projection_head, temperature=0.2, queue_size=4096,
                  base_momentum=0.99, total_steps=0, **kwargs):
-        from tfssl.errors import UsageError
+        from tfssl.errors import UsageError, check_number
 
         super().__init__(encoder, base_momentum=base_momentum, total_steps=total_steps,
                          **kwargs)
         self.projection_head = projection_head
-        self.temperature = float(temperature)
-        if not self.temperature > 0:
-            raise UsageError(f"temperature={self.temperature}: must be > 0")
+        self.temperature = check_number("temperature", temperature)
         self.queue_size = int(queue_size)
         if self.queue_size < 1:
             raise UsageError(f"queue_size={self.queue_size}: must be >= 1")

@@ -120,13 +120,21 @@ def pretrain(settings=None, **overrides):
         steps = min(steps, s["steps_per_epoch"])
     total_steps = steps * s["epochs"]
     warmup = int(min(s["warmup_epochs"] * steps, total_steps - 1))
+    budget = None
+    if s["budget_minutes"]:
+        from tfssl.runs.budget import WallClockBudget
+
+        if not s["budget_minutes"] > 0:
+            raise UsageError(f"--budget_minutes={s['budget_minutes']}: must be > 0")
+        budget = WallClockBudget(60.0 * s["budget_minutes"], s["learning_rate"])
+        total_steps = None  # the budget drives the learning rate; no step schedule
     strategy = make_strategy(s["strategy"])
 
     with dtype_policy(s["precision"]):
         with strategy.scope():
             encoder = task.build_encoder()
             model = spec.cls.from_settings(
-                encoder, dict(s, total_steps=total_steps, num_train=task.num_train))
+                encoder, dict(s, total_steps=total_steps or 0, num_train=task.num_train))
             model.compile(
                 optimizer=build_optimizer(
                     s["optimizer"], s["learning_rate"], total_steps, warmup,
@@ -136,10 +144,11 @@ def pretrain(settings=None, **overrides):
         os.makedirs(model_dir, exist_ok=True)
         write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]),
                           dict(s, **task.info(), modality=spec.modality,
-                               steps_per_epoch_actual=steps, total_steps=total_steps,
+                               steps_per_epoch_actual=steps,
                                encoder_file=RUN_FILES["encoder"],
                                export_dir=RUN_FILES["export"]))
-        callbacks = task.callbacks() + model.training_callbacks(task) + [
+        callbacks = ([budget] if budget else []) + task.callbacks() + \
+            model.training_callbacks(task) + [
             keras.callbacks.TensorBoard(os.path.join(model_dir, RUN_FILES["logs"])),
             # double_checkpoint: a kill while the backup is written leaves the previous
             # one to resume from (a half-written latest.weights.h5 is not loadable).
@@ -150,13 +159,15 @@ def pretrain(settings=None, **overrides):
               f"({encoder.count_params():,} parameters); {s['epochs']} epochs x {steps} "
               f"steps; {strategy.num_replicas_in_sync} replica(s)", flush=True)
         fit_start = time.time()
-        history = model.fit(task.train_dataset(), epochs=s["epochs"], steps_per_epoch=steps,
+        history = model.fit(task.train_dataset(), epochs=s["epochs"],
+                            steps_per_epoch=steps if task.repeats else None,
                             validation_data=task.validation_data, callbacks=callbacks,
                             verbose="auto")
         train_seconds = time.time() - fit_start
+        steps_done = int(model.optimizer.iterations.numpy())
         metrics = {"method": spec.name, "modality": spec.modality, "dataset": s["dataset"],
-                   "encoder": s["encoder"], "epochs": s["epochs"], "steps": total_steps,
-                   "train_seconds": round(train_seconds, 1)}
+                   "encoder": s["encoder"], "epochs": len(history.epoch),
+                   "steps": steps_done, "train_seconds": round(train_seconds, 1)}
         for key, values in history.history.items():
             if values and not key.startswith("val_"):
                 metrics[f"final_{key}"] = float(values[-1])

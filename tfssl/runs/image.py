@@ -27,6 +27,7 @@ class ImageTask:
 
     cpu_xla = False  # XLA-compiled conv training steps were ~3x slower on CPU here
     exclude_from_weight_decay = None
+    repeats = False  # the dataset is one epoch; fit iterates it afresh every epoch
 
     def __init__(self, spec, settings):
         for key in ("image_size", "knn_k"):
@@ -56,8 +57,11 @@ class ImageTask:
         from tfssl.data import views_dataset
 
         views = views_from_settings(self.settings, self.spec.views)
-        return views_dataset(self.train, self.settings["batch_size"], views,
-                             seed=self.settings["seed"], with_index=self.spec.with_index)
+        ds = views_dataset(self.train, self.settings["batch_size"], views,
+                           seed=self.settings["seed"], with_index=self.spec.with_index)
+        # One pass per epoch (reshuffled each time); fit(steps_per_epoch=None).
+        return ds.take(self.settings["steps_per_epoch"]) if self.settings[
+            "steps_per_epoch"] else ds
 
     def build_encoder(self):
         """The encoder, seeded so that the random-init baseline is the same network."""
