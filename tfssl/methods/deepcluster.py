@@ -63,6 +63,7 @@ class DeepCluster(Method):
         self.pca_dim = int(pca_dim or 0)
         self.kmeans_iters = int(kmeans_iters)
         self.cluster_every = int(cluster_every)
+        self._clusterings = 0
         if self.cluster_every < 1:
             raise UsageError(f"cluster_every={self.cluster_every}: must be >= 1")
         self.seed = int(seed)
@@ -111,10 +112,13 @@ class DeepCluster(Method):
         self.assignments.assign(result.assignments.astype("int32"))
         self.sample_weights.assign(balanced_sample_weights(result.assignments,
                                                            self.num_clusters))
-        for var in self.classifier.weights:  # a new head for the new clusters
-            init = (self.classifier.kernel_initializer if var.path.endswith("kernel")
-                    else self.classifier.bias_initializer)
-            var.assign(init(var.shape, var.dtype))
+        # A new head for the new clusters: fresh random weights every time (a seeded
+        # Keras initializer called again would return the same values).
+        self._clusterings += 1
+        fresh_kernel = keras.initializers.GlorotUniform(
+            seed=self.seed * 1000 + self._clusterings)
+        self.classifier.kernel.assign(fresh_kernel(self.classifier.kernel.shape))
+        self.classifier.bias.assign(tf.zeros_like(self.classifier.bias))
         logs = {"empty_clusters_reseeded": float(result.num_reseeded),
                 "clusters_used": float(len(np.unique(result.assignments)))}
         if not fresh:
