@@ -2,7 +2,7 @@
 
 import keras
 
-from tfssl.eval.knn import evaluate_knn
+from tfssl.eval.knn import DEFAULT_K, DEFAULT_TEMPERATURE, evaluate_knn
 
 
 class KNNMonitor(keras.callbacks.Callback):
@@ -17,7 +17,8 @@ class KNNMonitor(keras.callbacks.Callback):
         k, temperature: kNN settings.
     """
 
-    def __init__(self, train_data, test_data, every=1, k=20, temperature=0.07, encoder=None):
+    def __init__(self, train_data, test_data, every=1, k=DEFAULT_K,
+                 temperature=DEFAULT_TEMPERATURE, encoder=None):
         super().__init__()
         self.train_data = train_data
         self.test_data = test_data

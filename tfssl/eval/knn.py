@@ -3,9 +3,21 @@
 import numpy as np
 import tensorflow as tf
 
+from tfssl.errors import UsageError, check_number
 
-def knn_predict(train_features, train_labels, query_features, num_classes, k=20,
-                temperature=0.07, batch_size=1024):
+DEFAULT_K = 20
+DEFAULT_TEMPERATURE = 0.07
+
+
+def check_knn(k, temperature):
+    """The one validation of the kNN settings; returns ``(k, temperature)``."""
+    if int(k) != k or k < 1:
+        raise UsageError(f"knn_k={k}: must be a whole number >= 1")
+    return int(k), check_number("knn_temperature", temperature)
+
+
+def knn_predict(train_features, train_labels, query_features, num_classes, k=DEFAULT_K,
+                temperature=DEFAULT_TEMPERATURE, batch_size=1024):
     """Class scores by temperature-weighted cosine-similarity votes of the k neighbours.
 
     Each of the ``k`` most similar training examples votes for its class with weight
@@ -14,6 +26,7 @@ def knn_predict(train_features, train_labels, query_features, num_classes, k=20,
     Returns:
         ``(num_queries, num_classes)`` float32 vote totals.
     """
+    k, temperature = check_knn(k, temperature)
     bank = tf.math.l2_normalize(tf.constant(train_features, tf.float32), axis=1)
     labels = tf.constant(train_labels, tf.int32)
     k = min(k, int(bank.shape[0]))
@@ -28,8 +41,8 @@ def knn_predict(train_features, train_labels, query_features, num_classes, k=20,
     return np.concatenate(out) if out else np.zeros((0, num_classes), np.float32)
 
 
-def knn_accuracy(train_features, train_labels, test_features, test_labels, k=20,
-                 temperature=0.07, num_classes=None):
+def knn_accuracy(train_features, train_labels, test_features, test_labels, k=DEFAULT_K,
+                 temperature=DEFAULT_TEMPERATURE, num_classes=None):
     """Top-1 accuracy of :func:`knn_predict`."""
     num_classes = num_classes or int(max(np.max(train_labels), np.max(test_labels))) + 1
     scores = knn_predict(train_features, train_labels, test_features, num_classes, k,
@@ -37,7 +50,8 @@ def knn_accuracy(train_features, train_labels, test_features, test_labels, k=20,
     return float(np.mean(np.argmax(scores, axis=1) == np.asarray(test_labels)))
 
 
-def evaluate_knn(encoder, train_data, test_data, k=20, temperature=0.07, batch_size=256):
+def evaluate_knn(encoder, train_data, test_data, k=DEFAULT_K, temperature=DEFAULT_TEMPERATURE,
+                 batch_size=256):
     """kNN top-1 of ``encoder`` with ``train_data`` as memory bank, on ``test_data``.
 
     ``train_data`` / ``test_data`` are :class:`tfssl.data.ImageData` with labels.

@@ -49,10 +49,9 @@ class BarlowTwins(Method):
                    offdiag_weight=s["offdiag_weight"])
 
     def compute_loss_and_logs(self, data, training):
-        (v1, v2), _ = split_batch(data)
-        n = tf.shape(v1)[0]
-        h = self.encoder(tf.concat([v1, v2], 0), training=training)
-        z = tf.cast(self.projection_head(h, training=training), tf.float32)
+        views, _ = split_batch(data)
+        n = tf.shape(views[0])[0]
+        z = self.project_views(views, training)
         loss = self.loss_fn.call(z[:n], z[n:])
         return loss, {"embedding_std": embedding_std(tf.stop_gradient(z))}
 

@@ -101,6 +101,18 @@ class Method(keras.Model):
         """
         raise NotImplementedError
 
+    def project_views(self, views, training, encoder=None, head=None):
+        """All view batches through an encoder and a head in one pass, as float32.
+
+        Defaults: ``self.encoder`` and ``self.projection_head``. Returns the stacked
+        outputs ``(sum of the view batch sizes, D)``, views in order (one pass keeps the
+        batch-norm statistics shared by the views, as the papers' implementations do).
+        """
+        encoder = encoder or self.encoder
+        head = head or self.projection_head
+        h = encoder(tf.concat(list(views), axis=0), training=training)
+        return tf.cast(head(h, training=training), tf.float32)
+
     def after_train_step(self):
         """Hook after the optimizer step (EMA targets, queues). Default: nothing."""
 

@@ -64,14 +64,12 @@ class BYOL(MomentumMethod):
                    base_momentum=s["base_momentum"], total_steps=s["total_steps"])
 
     def compute_loss_and_logs(self, data, training):
-        (v1, v2), _ = split_batch(data)
-        n = tf.shape(v1)[0]
-        both = tf.concat([v1, v2], 0)
-        z = self.projection_head(self.encoder(both, training=training), training=training)
+        views, _ = split_batch(data)
+        n = tf.shape(views[0])[0]
+        z = self.project_views(views, training)
         p = tf.cast(self.prediction_head(z, training=training), tf.float32)
-        t = self.target_projection_head(self.target_encoder(both, training=training),
-                                        training=training)
-        t = tf.stop_gradient(tf.cast(t, tf.float32))
+        t = tf.stop_gradient(self.project_views(views, training, self.target_encoder,
+                                                self.target_projection_head))
         loss = 0.5 * (tf.reduce_mean(self.loss_fn.call(t[n:], p[:n]))
                       + tf.reduce_mean(self.loss_fn.call(t[:n], p[n:])))
         return loss, {"embedding_std": embedding_std(tf.stop_gradient(z)),

@@ -84,14 +84,12 @@ class MoCo(MomentumMethod):
         self.queue_ptr.assign((self.queue_ptr + tf.shape(keys)[0]) % self.queue_size)
 
     def compute_loss_and_logs(self, data, training):
-        (v1, v2), _ = split_batch(data)
-        n = tf.shape(v1)[0]
-        both = tf.concat([v1, v2], 0)
-        q = self.projection_head(self.encoder(both, training=training), training=training)
-        q = tf.math.l2_normalize(tf.cast(q, tf.float32), axis=-1)
-        k = self.target_projection_head(self.target_encoder(both, training=training),
-                                        training=training)
-        k = tf.stop_gradient(tf.math.l2_normalize(tf.cast(k, tf.float32), axis=-1))
+        views, _ = split_batch(data)
+        n = tf.shape(views[0])[0]
+        q = tf.math.l2_normalize(self.project_views(views, training), axis=-1)
+        k = self.project_views(views, training, self.target_encoder,
+                               self.target_projection_head)
+        k = tf.stop_gradient(tf.math.l2_normalize(k, axis=-1))
         queue = tf.stop_gradient(tf.convert_to_tensor(self.queue))
         # Query of view 1 against the key of view 2 and vice versa.
         k_swapped = tf.concat([k[n:], k[:n]], 0)

@@ -62,8 +62,7 @@ class SimCLR(Method):
     def project(self, v1, v2, training):
         """Projections of both views through one encoder pass, as float32."""
         n = tf.shape(v1)[0]
-        h = self.encoder(tf.concat([v1, v2], axis=0), training=training)
-        z = tf.cast(self.projection_head(h, training=training), tf.float32)
+        z = self.project_views((v1, v2), training)
         return z[:n], z[n:]
 
     def compute_loss_and_logs(self, data, training):

@@ -56,10 +56,9 @@ class SimSiam(Method):
                                   last_bn=False, name="prediction_head"))
 
     def compute_loss_and_logs(self, data, training):
-        (v1, v2), _ = split_batch(data)
-        n = tf.shape(v1)[0]
-        h = self.encoder(tf.concat([v1, v2], 0), training=training)
-        z = tf.cast(self.projection_head(h, training=training), tf.float32)
+        views, _ = split_batch(data)
+        n = tf.shape(views[0])[0]
+        z = self.project_views(views, training)
         p = tf.cast(self.prediction_head(z, training=training), tf.float32)
         target = tf.stop_gradient(z) if self.stop_gradient else z
         loss = 0.5 * (tf.reduce_mean(self.loss_fn.call(target[n:], p[:n]))

@@ -50,10 +50,9 @@ class VICReg(Method):
                    cov_weight=s["cov_weight"])
 
     def compute_loss_and_logs(self, data, training):
-        (v1, v2), _ = split_batch(data)
-        n = tf.shape(v1)[0]
-        h = self.encoder(tf.concat([v1, v2], 0), training=training)
-        z = tf.cast(self.projection_head(h, training=training), tf.float32)
+        views, _ = split_batch(data)
+        n = tf.shape(views[0])[0]
+        z = self.project_views(views, training)
         terms = self.loss_fn.terms(z[:n], z[n:])
         return self.loss_fn.combine(terms), {**{k: tf.stop_gradient(v) for k, v in terms.items()},
                       "embedding_std": embedding_std(tf.stop_gradient(z))}

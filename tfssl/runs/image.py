@@ -4,6 +4,7 @@ import keras
 
 from tfssl.data.pipeline import check_batch_size
 from tfssl.errors import UsageError
+from tfssl.eval.knn import DEFAULT_TEMPERATURE
 
 
 def load_image_split(settings):
@@ -30,9 +31,11 @@ class ImageTask:
     repeats = False  # the dataset is one epoch; fit iterates it afresh every epoch
 
     def __init__(self, spec, settings):
-        for key in ("image_size", "knn_k"):
-            if settings[key] < 1:
-                raise UsageError(f"--{key}={settings[key]}: must be >= 1")
+        from tfssl.eval.knn import check_knn
+
+        if settings["image_size"] < 1:
+            raise UsageError(f"--image_size={settings['image_size']}: must be >= 1")
+        check_knn(settings["knn_k"], DEFAULT_TEMPERATURE)  # fail before training, not after
         self.spec = spec
         self.settings = settings
         self.train, self.test = load_image_split(settings)
