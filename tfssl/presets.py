@@ -23,6 +23,7 @@ from tfssl.eval.knn import DEFAULT_K
 RUN_DEFAULTS = dict(
     seed=0,
     strategy="auto",
+    num_cpu_replicas=None,  # N: split the CPU into N logical devices (mirrored on a laptop)
     precision="float32",
     jit_compile=None,  # None: tfssl.distribute.default_jit_compile decides
     model_dir=None,  # None: tfssl_runs/METHOD
@@ -49,15 +50,41 @@ MODALITY_DEFAULTS = {
         text_key="text", paragraphs=False),
 }
 
+# What every CIFAR-10 recipe shares: 32 px images of tfds:cifar10 (or a folder:/archive of
+# class folders), a full-width CIFAR ResNet-18, the papers' crop range.
+_CIFAR10 = dict(dataset="tfds:cifar10", encoder="resnet18", width=1.0, image_size=32,
+                epochs=200, batch_size=256, min_crop_scale=0.08, color_jitter=0.5,
+                flip=True, warmup_epochs=10)
+
 PRESETS = {
     # SimCLR on CIFAR-10-like 32 px images (folder:, tfds:cifar10): the paper's CIFAR
     # recipe (ResNet-18 CIFAR stem, LARS, batch 512, temperature 0.5).
     "simclr_cifar10": dict(
-        method="simclr", dataset="tfds:cifar10", encoder="resnet18", width=1.0,
-        image_size=32, epochs=500, batch_size=512, optimizer="lars",
-        learning_rate=0.3 * 512 / 256, weight_decay=1e-6, warmup_epochs=10,
+        _CIFAR10, method="simclr", epochs=500, batch_size=512, optimizer="lars",
+        learning_rate=0.3 * 512 / 256, weight_decay=1e-6,
         temperature=0.5, projection_dim=128, projection_hidden_dim=512,
-        projection_layers=2, min_crop_scale=0.08, color_jitter=0.5, flip=True),
+        projection_layers=2),
+    # The other image methods on CIFAR-10: each paper's head shapes scaled to a CPU
+    # budget (heads of 1024 instead of 2048-8192 wide), AdamW at the modality's rate.
+    "byol_cifar10": dict(
+        _CIFAR10, method="byol", projection_dim=256, projection_hidden_dim=1024,
+        prediction_hidden_dim=1024, base_momentum=0.99),
+    "simsiam_cifar10": dict(
+        _CIFAR10, method="simsiam", projection_dim=1024, projection_hidden_dim=1024,
+        projection_layers=2, prediction_hidden_dim=256),
+    "barlow_twins_cifar10": dict(
+        _CIFAR10, method="barlow_twins", projection_dim=1024,
+        projection_hidden_dim=1024, projection_layers=3, offdiag_weight=5e-3),
+    "vicreg_cifar10": dict(
+        _CIFAR10, method="vicreg", projection_dim=1024, projection_hidden_dim=1024,
+        projection_layers=3),
+    "moco_cifar10": dict(
+        _CIFAR10, method="moco", projection_dim=128, projection_hidden_dim=512,
+        temperature=0.2, queue_size=4096, base_momentum=0.99),
+    # DeepCluster over-clusters (10x the classes) and re-clusters every other epoch.
+    "deepcluster_cifar10": dict(
+        _CIFAR10, method="deepcluster", num_clusters=100, pca_dim=64, cluster_every=2,
+        warmup_epochs=2),
     # ImageNet-style recipe at 224 px (SimCLR v2 head: 3 layers).
     "simclr_imagenet": dict(
         method="simclr", dataset="tfds:imagenet2012", encoder="resnet50", width=1.0,

@@ -199,3 +199,27 @@ def test_add_views_unseeded_and_dict_elements():
     for seed in (None, 3):
         pairs = _collect(augment.add_views(ds, image_size=8, seed=seed))
         assert len(pairs) == 2 and pairs[0][0].shape == (8, 8, 3)
+
+
+def test_views_dataset_epoch_stream_is_replayed_by_every_iterator():
+    """``views_dataset(epochs=...)``: any two iterators give the same stream (Keras
+    re-creates the iterator after peeking under a strategy), each epoch is a new
+    permutation with new views, and ``steps_per_epoch`` cuts every pass."""
+    from tfssl.data import views_dataset
+
+    images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    view = dict(image_size=8, min_scale=0.5, color_jitter=0.5)
+    ds = views_dataset(images, 4, [view, view], seed=3, with_index=True, epochs=3)
+    first = [(v[0].numpy(), i.numpy()) for v, i in ds]
+    second = [(v[0].numpy(), i.numpy()) for v, i in ds]
+    assert len(first) == 3 * (10 // 4)
+    for (a, ia), (b, ib) in zip(first, second):
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_array_equal(a, b)
+    epochs = [np.concatenate([i for _, i in first[e * 2:(e + 1) * 2]]) for e in range(3)]
+    assert all(len(set(e)) == 8 for e in epochs)  # 8 distinct images of 10 per pass
+    assert not np.array_equal(epochs[0], epochs[1])
+    capped = views_dataset(images, 4, [view, view], seed=3, epochs=3, steps_per_epoch=1)
+    assert len(list(capped)) == 3
+    unseeded = views_dataset(images, 4, [view, view], seed=None, epochs=2)
+    assert len(list(unseeded)) == 4

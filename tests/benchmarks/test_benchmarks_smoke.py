@@ -92,7 +92,7 @@ def test_methods_cifar10_smoke(tmp_path):
     proc = subprocess.run(
         [sys.executable, os.path.join(BENCH, "methods_cifar10.py"), f"--archive={archive}",
          "--minutes=0.01", "--methods=simclr,vicreg", "--batch_size=8", "--image_size=16",
-         "--width=0.25", "--knn_k=5", "--projection_dim=8", "--projection_hidden_dim=16",
+         "--width=0.25", "--knn_k=5", "--settings=projection_dim=8,projection_hidden_dim=16",
          f"--work_dir={tmp_path / 'runs'}"],
         capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -101,3 +101,4 @@ def test_methods_cifar10_smoke(tmp_path):
     for out in lines:
         assert out["benchmark"] == "methods_cifar10" and out["steps"] >= 1
         assert 0.0 <= out["knn_top1"] <= 1.0 and 0.0 <= out["knn_top1_random_init"] <= 1.0
+        assert out["preset"] == f"{out['method']}_cifar10" and out["projection_dim"] == 8

@@ -130,3 +130,18 @@ def _grad_fn(loss):
             value = loss(x, y)
         return tape.gradient(value, [x, y])
     return f
+
+
+def test_uneven_replica_batches_match_one_device(cpu_strategy):
+    """A global batch of 5 on two replicas (3 + 2): each query's own key is its label."""
+    rng = np.random.default_rng(6)
+    q, k = rng.normal(size=(2, 5, 4)).astype("float32")
+    loss = InfoNCE(0.5, reduction=None)
+    dist = cpu_strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((k, q)).batch(5))
+    a, b = next(iter(dist))
+    per_replica = cpu_strategy.run(tf.function(lambda x, y: loss(x, y)), args=(a, b))
+    parts = [t.numpy() for t in cpu_strategy.experimental_local_results(per_replica)]
+    assert [len(p) for p in parts] == [3, 2]
+    np.testing.assert_allclose(np.concatenate(parts), numpy_batch_infonce(q, k, 0.5),
+                               rtol=1e-5)

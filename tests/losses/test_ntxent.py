@@ -108,3 +108,38 @@ def _grad_fn(loss):
             value = loss(x, y)
         return tape.gradient(value, x)
     return f
+
+
+def test_uneven_replica_batches_match_one_device(cpu_strategy):
+    """A global batch of 5 on two replicas (3 + 2): every anchor finds its own positive.
+
+    Before the fix the positive's column was ``replica_id * n`` with the local ``n``, so
+    the second replica's anchors pointed at the wrong rows (loss 3.870 vs 3.217).
+    """
+    rng = np.random.default_rng(5)
+    z1, z2 = rng.normal(size=(2, 5, 6)).astype("float32")
+    loss = NTXent(0.5, reduction=None)
+    dist = cpu_strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((z1, z2)).batch(5))
+    a, b = next(iter(dist))
+    per_replica = cpu_strategy.run(tf.function(lambda x, y: loss(x, y)), args=(a, b))
+    parts = [t.numpy() for t in cpu_strategy.experimental_local_results(per_replica)]
+    assert [len(p) for p in parts] == [3, 2]
+    np.testing.assert_allclose(np.concatenate(parts), loss(z1, z2).numpy(), rtol=1e-5)
+    # The mean over the global batch is the paper's loss.
+    np.testing.assert_allclose(np.concatenate(parts).mean(), numpy_ntxent(z1, z2, 0.5),
+                               rtol=1e-4)
+
+
+def test_loss_and_accuracy_from_one_similarity_matrix():
+    from tfssl.losses import ntxent_accuracy, ntxent_loss_and_accuracy
+
+    rng = np.random.default_rng(7)
+    z1, z2 = rng.normal(size=(2, 6, 4)).astype("float32")
+    per_image, accuracy = ntxent_loss_and_accuracy(z1, z2, 0.3)
+    np.testing.assert_allclose(per_image.numpy(), NTXent(0.3, reduction=None)(z1, z2).numpy(),
+                               rtol=1e-6)
+    assert float(accuracy) == pytest.approx(float(ntxent_accuracy(z1, z2, 0.3)))
+    graph = tf.function(lambda a, b: ntxent_loss_and_accuracy(a, b, 0.3)).get_concrete_function(
+        tf.TensorSpec((6, 4)), tf.TensorSpec((6, 4))).graph
+    assert sum(op.type in ("MatMul", "BatchMatMulV2") for op in graph.get_operations()) == 1

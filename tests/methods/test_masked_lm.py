@@ -107,9 +107,13 @@ def test_mixed_bfloat16_loss_is_float32():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         model = _model()
-        assert model.encoder.get_layer("token_embedding").compute_dtype == "bfloat16"
+        embedding = model.encoder.get_layer("token_embedding")
+        assert embedding.compute_dtype == "bfloat16"
         logits = model(x)
         assert logits.dtype == tf.float32
+        # The tied reverse projection itself runs in float32 (not bfloat16 then cast).
+        hidden = tf.random.normal((2, 3, 16), dtype=tf.bfloat16)
+        assert embedding(hidden, reverse=True).dtype == tf.float32
         loss = model.compute_masked_lm_loss(x, y, w)
         assert loss.dtype == tf.float32 and np.isfinite(float(loss))
         model.compile(optimizer=keras.optimizers.Adam(1e-2))

@@ -72,6 +72,35 @@ def test_layer_variables_are_excluded_by_path():
     assert not opt._uses_layer_adaptation(bn.beta)
 
 
+def test_tfssl_batch_norm_and_biases_excluded_by_variable():
+    """tfssl's batch norms are called ``*_bn`` and heads' biases ``dense_N/bias``: the
+    exclusion must not depend on the names (it used to: "batch_normalization" never
+    matched)."""
+    from tfssl.encoders import resnet
+    from tfssl.layers import ProjectionHead
+
+    encoder = resnet(18, image_size=8, channels=3, width=0.125)
+    head = ProjectionHead(4, 8, 2, last_bn=False)
+    head.build((None, encoder.output_shape[-1]))
+    opt = LARS(weight_decay=1e-4)
+    variables = encoder.trainable_weights + head.trainable_weights
+    vectors = [v for v in variables if len(v.shape) <= 1]
+    assert any("_bn" in v.path for v in vectors) and any("bias" in v.path for v in vectors)
+    for v in variables:
+        excluded = len(v.shape) <= 1
+        assert opt._uses_weight_decay(v) is not excluded, v.path
+        assert opt._uses_layer_adaptation(v) is not excluded, v.path
+    # A step: a batch-norm scale with a zero gradient does not decay; its update for a
+    # non-zero gradient is plain momentum SGD (no trust ratio).
+    gamma = next(v for v in encoder.trainable_weights if v.path.endswith("stem_bn/gamma"))
+    before = keras.ops.convert_to_numpy(gamma).copy()
+    step = LARS(learning_rate=0.1, momentum=0.0, weight_decay=0.5, eta=1e-3)
+    step.apply_gradients([(keras.ops.zeros_like(gamma), gamma)])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(gamma), before)
+    step.apply_gradients([(keras.ops.ones_like(gamma), gamma)])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(gamma), before - 0.1, rtol=1e-6)
+
+
 def test_get_config_round_trip():
     sched = keras.optimizers.schedules.CosineDecay(0.0, 10, warmup_target=0.3, warmup_steps=2)
     opt = LARS(sched, momentum=0.8, weight_decay=1e-6, eta=0.002, nesterov=True,

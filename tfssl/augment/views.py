@@ -379,7 +379,7 @@ def view_set(image, views, seed=None):
 
 
 def add_view_set(ds, views, *, seed=None, with_index=False,
-                 num_parallel_calls=tf.data.AUTOTUNE):
+                 num_parallel_calls=tf.data.AUTOTUNE, element_seeds=None):
     """Maps a dataset of images to tuples of views, each with its own augmentation.
 
     With an integer ``seed`` the dataset is zipped with ``tf.data.Dataset.random(seed,
@@ -395,6 +395,9 @@ def add_view_set(ds, views, *, seed=None, with_index=False,
       seed: None (fresh views) or an int.
       with_index: elements are ``(image, index)`` and come out as ``(views, index)``.
       num_parallel_calls: passed to ``Dataset.map``.
+      element_seeds: with an int ``seed``, a dataset of int64 scalars to draw the
+        elements' seeds from instead of ``Dataset.random`` (e.g. a ``Dataset.range``:
+        then every iteration gives the same views).
 
     Returns:
       A ``tf.data.Dataset`` of view tuples (or ``(views, index)``).
@@ -409,7 +412,8 @@ def add_view_set(ds, views, *, seed=None, with_index=False,
 
     if seed is None:
         return ds.map(lambda *e: make(None, e), num_parallel_calls=num_parallel_calls)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    seeds = element_seeds if element_seeds is not None else tf.data.Dataset.random(
+        seed=seed, rerandomize_each_iteration=True)
 
     def fn(element_seed, *element):
         return make(tf.stack([element_seed, tf.constant(seed, tf.int64)]), element)

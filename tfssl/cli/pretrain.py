@@ -40,6 +40,8 @@ _SETTINGS = {
     "data_dir": ("string", "tensorflow-datasets data_dir."),
     "download": ("bool", "Allow tensorflow-datasets to download (needs network)."),
     "strategy": ("string", "auto | default | one_device | mirrored | multi_worker | tpu."),
+    "num_cpu_replicas": ("integer", "Split the CPU into N logical devices, so that "
+                         "--strategy=mirrored trains N replicas without a GPU."),
     "precision": ("string", "float32 | mixed_bfloat16 | mixed_float16 (losses stay "
                   "float32)."),
     "jit_compile": ("bool", "XLA-compile the train step (default: per device, see "

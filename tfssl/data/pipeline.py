@@ -47,7 +47,7 @@ def simclr_dataset(source, batch_size, image_size, seed=None, shuffle=True,
 
 
 def views_dataset(source, batch_size, views, seed=None, shuffle=True, with_index=False,
-                  input_context=None):
+                  input_context=None, epochs=None, steps_per_epoch=None):
     """Batches of augmented views, one per entry of ``views``.
 
     Args:
@@ -61,6 +61,16 @@ def views_dataset(source, batch_size, views, seed=None, shuffle=True, with_index
         with_index: also yield each image's index in ``source``: ``(views, index)``.
         input_context: a ``tf.distribute.InputContext``: shard by input pipeline and use
             the per-replica batch size (for ``distribute_datasets_from_function``).
+        epochs: the whole training stream of ``epochs`` passes (for
+            ``fit(steps_per_epoch=...)``). With an int ``seed`` and images in memory,
+            each pass is permuted and augmented from stateless seeds of ``(seed, epoch,
+            position)``: every iterator replays the same stream, so a re-created iterator
+            (Keras peeks at the first batch under a distribution strategy) sees what the
+            first one saw, and N replicas train on exactly the batches of one device.
+            Otherwise the passes are repeated with fresh randomness in each. None: one
+            pass, reshuffled and re-augmented at every re-iteration.
+        steps_per_epoch: with ``epochs``, the batches taken from each pass (default:
+            every full batch).
 
     Returns:
         a ``tf.data.Dataset`` of view tuples (or ``(views, index)``) of float32 batches,
@@ -70,6 +80,10 @@ def views_dataset(source, batch_size, views, seed=None, shuffle=True, with_index
 
     ds, n = _images_dataset(source)
     check_batch_size(batch_size, n)
+    images = source.images if isinstance(source, ImageData) else source
+    if epochs is not None and seed is not None and isinstance(images, np.ndarray):
+        return _epoch_stream(images, batch_size, views, seed, shuffle, with_index,
+                             input_context, epochs, steps_per_epoch)
     if with_index:
         ds = tf.data.Dataset.zip((ds, tf.data.Dataset.range(n if n is not None else -1)))
     if input_context is not None:
@@ -79,7 +93,42 @@ def views_dataset(source, batch_size, views, seed=None, shuffle=True, with_index
     if shuffle:
         ds = ds.shuffle(n or 10_000, seed=seed, reshuffle_each_iteration=True)
     ds = add_view_set(ds, views, seed=seed, with_index=with_index)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=True)
+    if epochs is not None:  # no seed: fresh randomness in every pass
+        ds = (ds.take(steps_per_epoch) if steps_per_epoch else ds).repeat(epochs)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_stream(images, batch_size, views, seed, shuffle, with_index, input_context,
+                  epochs, steps_per_epoch):
+    """``views_dataset(epochs=...)`` over in-memory images: a replayable stream."""
+    from tfssl.augment import add_view_set
+
+    n = len(images)
+    table = tf.constant(images)
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+
+    def one_pass(epoch):
+        order = tf.data.Dataset.range(n)
+        if shuffle:  # a stateless permutation of the indices for this epoch
+            key = tf.stack([tf.constant(seed, tf.int64), epoch])
+            order = order.map(lambda i: tf.random.experimental.index_shuffle(
+                i, key, tf.constant(n - 1, tf.int64)))
+        seeds = tf.data.Dataset.range(epoch * n, (epoch + 1) * n)
+        pairs = tf.data.Dataset.zip((order, seeds))
+        if input_context is not None:
+            pairs = pairs.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
+        order, seeds = pairs.map(lambda i, _: i), pairs.map(lambda _, s: s)
+        elements = order.map(lambda i: (tf.gather(table, i), i) if with_index
+                             else tf.gather(table, i))
+        part = add_view_set(elements, views, seed=seed, with_index=with_index,
+                            element_seeds=seeds)
+        part = part.batch(batch_size, drop_remainder=True)
+        return part.take(steps_per_epoch) if steps_per_epoch else part
+
+    return tf.data.Dataset.range(epochs).flat_map(one_pass).prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(source, batch_size=256):

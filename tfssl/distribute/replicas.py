@@ -21,6 +21,18 @@ def replica_id():
     return tf.cast(rid, tf.int32)
 
 
+def sync_batch_norm(synchronized=None):
+    """Whether a batch norm built now synchronises its statistics across replicas.
+
+    ``synchronized`` when given; by default True exactly when more than one replica is
+    in sync (the layer is built under such a strategy's scope), so that N replicas
+    normalise by the statistics of the global batch, as one device does.
+    """
+    if synchronized is None:
+        return num_replicas() > 1
+    return bool(synchronized)
+
+
 def all_gather(x, axis=0):
     """Concatenates ``x`` from every replica along ``axis``, in replica order.
 
@@ -32,6 +44,18 @@ def all_gather(x, axis=0):
     if ctx is None or ctx.num_replicas_in_sync == 1:
         return x
     return ctx.all_gather(x, axis=axis)
+
+
+def gather_offset(n):
+    """Row of :func:`all_gather`'s result where this replica's ``n`` rows start.
+
+    The sum of the row counts of the replicas before this one, so it is right also when
+    replicas hold different batch sizes (0 with one replica).
+    """
+    if num_replicas() == 1:
+        return tf.constant(0, tf.int32)
+    sizes = all_gather(tf.reshape(tf.cast(n, tf.int32), [1]))
+    return tf.reduce_sum(sizes[:replica_id()])
 
 
 def all_reduce_sum(x):

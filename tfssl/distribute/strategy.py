@@ -7,6 +7,29 @@ from tfssl.errors import UsageError
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
+def split_cpu(count):
+    """Splits the first physical CPU into ``count`` logical devices (``--num_cpu_replicas``).
+
+    Then ``mirrored`` runs ``count`` replicas on a machine without GPUs, each with its own
+    share of the batch. Must run before TensorFlow initialises its devices; a process
+    that already has another split gets a :class:`UsageError`.
+    """
+    if count is None:
+        return
+    if count < 1:
+        raise UsageError(f"--num_cpu_replicas={count}: must be >= 1")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:  # devices already initialised in this process
+        have = len(tf.config.list_logical_devices("CPU"))
+        if have != count:
+            raise UsageError(f"--num_cpu_replicas={count}: this process already has {have} "
+                             "logical CPU device(s); set it before any TensorFlow work"
+                             ) from None
+
+
 def make_strategy(name="auto", tpu_address=None):
     """Builds a strategy by name.
 

@@ -147,6 +147,7 @@ def bert(vocab_size, num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim
     padding_mask = PaddingMask(name="padding_mask")(token_ids)
     x = keras_hub.layers.ReversibleEmbedding(
         vocab_size, hidden_dim, embeddings_initializer=init, name="token_embedding",
+        reverse_dtype="float32",  # tied MLM logits in float32 under any dtype policy
     )(token_ids)
     positions = keras_hub.layers.PositionEmbedding(
         sequence_length=max_length, initializer=init, name="position_embedding")(x)

@@ -7,38 +7,42 @@ centre them inside (``x * 2 - 1``), so the same encoder serves raw pixels in a S
 import keras
 from keras import layers
 
+from tfssl.distribute.replicas import sync_batch_norm
 from tfssl.errors import UsageError
 
 _BLOCKS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
            50: ("bottleneck", (3, 4, 6, 3))}
 
 
-def _conv_bn(x, filters, kernel, stride, name, relu=True, zero_gamma=False):
+def _conv_bn(x, filters, kernel, stride, name, sync, relu=True, zero_gamma=False):
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
                       kernel_initializer="he_normal", name=name + "_conv")(x)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name + "_bn",
-                                  gamma_initializer="zeros" if zero_gamma else "ones")(x)
+                                  gamma_initializer="zeros" if zero_gamma else "ones",
+                                  synchronized=sync)(x)
     return layers.ReLU(name=name + "_relu")(x) if relu else x
 
 
-def _block(x, filters, stride, kind, name):
+def _block(x, filters, stride, kind, name, sync):
     expansion = 4 if kind == "bottleneck" else 1
     out_filters = filters * expansion
     shortcut = x
     if stride != 1 or x.shape[-1] != out_filters:
-        shortcut = _conv_bn(x, out_filters, 1, stride, name + "_proj", relu=False)
+        shortcut = _conv_bn(x, out_filters, 1, stride, name + "_proj", sync, relu=False)
     if kind == "basic":
-        y = _conv_bn(x, filters, 3, stride, name + "_a")
-        y = _conv_bn(y, filters, 3, 1, name + "_b", relu=False, zero_gamma=True)
+        y = _conv_bn(x, filters, 3, stride, name + "_a", sync)
+        y = _conv_bn(y, filters, 3, 1, name + "_b", sync, relu=False, zero_gamma=True)
     else:
-        y = _conv_bn(x, filters, 1, 1, name + "_a")
-        y = _conv_bn(y, filters, 3, stride, name + "_b")
-        y = _conv_bn(y, out_filters, 1, 1, name + "_c", relu=False, zero_gamma=True)
+        y = _conv_bn(x, filters, 1, 1, name + "_a", sync)
+        y = _conv_bn(y, filters, 3, stride, name + "_b", sync)
+        y = _conv_bn(y, out_filters, 1, 1, name + "_c", sync, relu=False,
+                     zero_gamma=True)
     y = layers.Add(name=name + "_add")([shortcut, y])
     return layers.ReLU(name=name + "_out")(y)
 
 
-def resnet(depth=18, image_size=32, channels=3, stem="cifar", width=1.0, name=None):
+def resnet(depth=18, image_size=32, channels=3, stem="cifar", width=1.0, name=None,
+           synchronized=None):
     """ResNet encoder (He et al. 2016) returning the global-average-pooled feature.
 
     Args:
@@ -47,6 +51,9 @@ def resnet(depth=18, image_size=32, channels=3, stem="cifar", width=1.0, name=No
         stem: ``"cifar"`` (3x3 stride-1 conv, no max-pool, for 32 px inputs) or
             ``"imagenet"`` (7x7 stride-2 conv and 3x3 max-pool).
         width: multiplier on the channel counts (64, 128, 256, 512).
+        synchronized: batch-norm statistics over the global batch under
+            ``tf.distribute`` (default: when built under a strategy with more than one
+            replica in sync, so that N replicas train like one device).
 
     Returns:
         a functional ``keras.Model`` mapping images to ``(batch, features)``; the
@@ -58,38 +65,43 @@ def resnet(depth=18, image_size=32, channels=3, stem="cifar", width=1.0, name=No
         raise UsageError(f"ResNet stem {stem!r}: expected 'cifar' or 'imagenet'")
     kind, counts = _BLOCKS[depth]
     base = max(1, int(round(64 * width)))
+    sync = sync_batch_norm(synchronized)
     inputs = keras.Input((image_size, image_size, channels), name="image")
     x = layers.Rescaling(2.0, offset=-1.0, name="centre")(inputs)
     if stem == "cifar":
-        x = _conv_bn(x, base, 3, 1, "stem")
+        x = _conv_bn(x, base, 3, 1, "stem", sync)
     else:
-        x = _conv_bn(x, base, 7, 2, "stem")
+        x = _conv_bn(x, base, 7, 2, "stem", sync)
         x = layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
     for stage, count in enumerate(counts):
         for i in range(count):
             stride = 2 if (stage > 0 and i == 0) else 1
-            x = _block(x, base * 2**stage, stride, kind, f"stage{stage + 1}_block{i + 1}")
+            x = _block(x, base * 2**stage, stride, kind, f"stage{stage + 1}_block{i + 1}",
+                       sync)
     outputs = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, outputs, name=name or f"resnet{depth}")
 
 
-def convnet(image_size=32, channels=3, width=32, depth=3, name="convnet"):
+def convnet(image_size=32, channels=3, width=32, depth=3, name="convnet",
+            synchronized=None):
     """A small VGG-style ConvNet for quick runs: ``depth`` stages of conv-BN-ReLU x2 + pool.
 
     Args:
         image_size, channels: input shape.
         width: channels of the first stage, doubled at every stage.
         depth: number of stages.
+        synchronized: as in :func:`resnet`.
 
     Returns:
         a functional ``keras.Model`` to ``(batch, width * 2**(depth-1))`` features.
     """
+    sync = sync_batch_norm(synchronized)
     inputs = keras.Input((image_size, image_size, channels), name="image")
     x = layers.Rescaling(2.0, offset=-1.0, name="centre")(inputs)
     for stage in range(depth):
         filters = width * 2**stage
-        x = _conv_bn(x, filters, 3, 1, f"stage{stage + 1}_a")
-        x = _conv_bn(x, filters, 3, 1, f"stage{stage + 1}_b")
+        x = _conv_bn(x, filters, 3, 1, f"stage{stage + 1}_a", sync)
+        x = _conv_bn(x, filters, 3, 1, f"stage{stage + 1}_b", sync)
         if stage < depth - 1:
             x = layers.MaxPooling2D(2, name=f"stage{stage + 1}_pool")(x)
     outputs = layers.GlobalAveragePooling2D(name="pool")(x)

@@ -8,14 +8,16 @@ def export_image_encoder(encoder, path):
     """Writes ``encoder`` as a SavedModel with a ``serve`` endpoint (and default signature).
 
     The endpoint takes ``images``: float32 ``(batch, H, W, C)`` in [0, 1] and returns the
-    feature vectors ``(batch, D)`` in inference mode. Loadable without tfssl or Keras:
+    float32 feature vectors ``(batch, D)`` in inference mode. Loadable without tfssl or Keras:
     ``tf.saved_model.load(path).serve(images)``.
     """
     spec = tf.TensorSpec((None,) + tuple(encoder.input_shape[1:]), tf.float32, name="images")
     archive = keras.export.ExportArchive()
     archive.track(encoder)
-    archive.add_endpoint("serve", lambda images: encoder(images, training=False),
-                         input_signature=[spec])
+    # float32 features whatever the training dtype policy (a bfloat16 run included).
+    archive.add_endpoint(
+        "serve", lambda images: tf.cast(encoder(images, training=False), tf.float32),
+        input_signature=[spec])
     archive.write_out(path, verbose=False)
 
 

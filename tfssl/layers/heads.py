@@ -39,11 +39,9 @@ class ProjectionHead(keras.layers.Layer):
         self.synchronized = synchronized
 
     def build(self, input_shape):
-        import tensorflow as tf
+        from tfssl.distribute.replicas import sync_batch_norm
 
-        synchronized = self.synchronized
-        if synchronized is None:
-            synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+        synchronized = sync_batch_norm(self.synchronized)
         self.dense_layers, self.norm_layers = [], []
         shape = input_shape
         for i in range(self.num_layers):
@@ -57,7 +55,7 @@ class ProjectionHead(keras.layers.Layer):
             if not last or self.last_bn:
                 norm = layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
                                                  center=not last, scale=not last,
-                                                 synchronized=bool(synchronized),
+                                                 synchronized=synchronized,
                                                  name=f"bn_{i}")
                 norm.build(shape)
             self.dense_layers.append(dense)

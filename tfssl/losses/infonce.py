@@ -58,18 +58,18 @@ def infonce_batch_logits(q, k, temperature):
         temperature: softmax temperature, > 0.
 
     Returns:
-        ``(logits, labels)``: ``logits`` is ``(n, R n)`` float32 for the ``R`` replicas in
-        sync (the keys of all replicas gathered in replica order), divided by
-        ``temperature``; ``labels`` ``(n,)`` holds the column of each query's own key,
-        ``replica_id * n + i``.
+        ``(logits, labels)``: ``logits`` is ``(n, N)`` float32 for the global batch ``N``
+        of the replicas in sync (the keys of all replicas gathered in replica order),
+        divided by ``temperature``; ``labels`` ``(n,)`` holds the column of each
+        query's own key (this replica's offset among the gathered rows + ``i``).
     """
     temperature = check_number("temperature", temperature)
     q = tf.math.l2_normalize(tf.cast(q, tf.float32), axis=-1)
     k = tf.math.l2_normalize(tf.cast(k, tf.float32), axis=-1)
     n = tf.shape(q)[0]
-    keys = replicas.all_gather(k)  # (R n, D)
+    keys = replicas.all_gather(k)  # (N, D)
     logits = tf.matmul(q, keys, transpose_b=True) / temperature
-    labels = tf.range(n) + replicas.replica_id() * n
+    labels = tf.range(n) + replicas.gather_offset(n)
     return logits, labels
 
 

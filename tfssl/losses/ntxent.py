@@ -17,8 +17,9 @@ def ntxent_logits(z1, z2, temperature):
         temperature: softmax temperature.
 
     Returns:
-        ``(logits, labels)``: ``logits`` is ``(2n, 2Rn)`` float32 for the ``R`` replicas
-        in sync (candidates ``[Z1 of all replicas; Z2 of all replicas]``), with each
+        ``(logits, labels)``: ``logits`` is ``(2n, 2N)`` float32 for the global batch
+        ``N`` of the replicas in sync (candidates ``[Z1 of all replicas; Z2 of all
+        replicas]``; replicas may hold different ``n``), with each
         anchor's similarity to itself masked out; ``labels`` ``(2n,)`` holds the column of
         each anchor's positive (the other view of the same image).
     """
@@ -27,11 +28,11 @@ def ntxent_logits(z1, z2, temperature):
     n = tf.shape(z1)[0]
     big1 = replicas.all_gather(z1)
     big2 = replicas.all_gather(z2)
-    total = tf.shape(big1)[0]  # R * n
-    offset = replicas.replica_id() * n
+    total = tf.shape(big1)[0]  # the global batch
+    offset = replicas.gather_offset(n)  # replicas may hold different sizes (3 + 2)
 
     anchors = tf.concat([z1, z2], axis=0)  # (2n, d)
-    candidates = tf.concat([big1, big2], axis=0)  # (2Rn, d)
+    candidates = tf.concat([big1, big2], axis=0)  # (2N, d)
     logits = tf.matmul(anchors, candidates, transpose_b=True) / temperature
 
     local = tf.range(n) + offset
@@ -74,15 +75,28 @@ class NTXent(keras.losses.Loss):
         self.temperature = check_number("temperature", temperature)
 
     def call(self, y_true, y_pred):
-        logits, labels = ntxent_logits(y_true, y_pred, self.temperature)
-        per_anchor = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-        n = tf.shape(y_true)[0]
-        return 0.5 * (per_anchor[:n] + per_anchor[n:])
+        return ntxent_loss_and_accuracy(y_true, y_pred, self.temperature)[0]
 
     def get_config(self):
         config = super().get_config()
         config["temperature"] = self.temperature
         return config
+
+
+def ntxent_loss_and_accuracy(z1, z2, temperature):
+    """Per-image NT-Xent ``(N,)`` and the contrastive accuracy, from one similarity matrix.
+
+    The loss of an image is the mean of its two anchors' cross-entropies (what
+    :class:`NTXent` returns); the accuracy is the fraction of the ``2N`` anchors whose
+    positive is ranked first (no gradient). A training step that logs both computes the
+    ``(2N, 2N)`` matrix once.
+    """
+    logits, labels = ntxent_logits(z1, z2, temperature)
+    per_anchor = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    n = tf.shape(z1)[0]
+    ranked = tf.argmax(tf.stop_gradient(logits), axis=-1, output_type=tf.int32)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(ranked, labels), tf.float32))
+    return 0.5 * (per_anchor[:n] + per_anchor[n:]), accuracy
 
 
 def ntxent_accuracy(z1, z2, temperature=1.0):

@@ -33,6 +33,7 @@ class BarlowTwins(Method):
 
     child_names = ("encoder", "projection_head")
     metric_names = ("embedding_std",)
+    loss_reduction = "global"  # the same global-batch value on every replica
 
     def __init__(self, encoder, projection_head, offdiag_weight=5e-3, **kwargs):
         super().__init__(encoder, **kwargs)

@@ -13,12 +13,20 @@ logs. The base owns the rest, once for every method:
 - the float32 rule: the loss is cast to float32 whatever the dtype policy;
 - the collapse monitor helper :func:`embedding_std`.
 
-Loss convention. ``compute_loss_and_logs`` returns the loss of *this replica* such that
-the mean over the replicas in sync is the loss of the global batch (with one device: the
-loss of the batch). A loss defined on global-batch statistics (gathered with
-:func:`tfssl.distribute.all_gather`) returns the same global value on every replica.
-The base divides by the replica count before differentiating, since gradients are summed
-over replicas.
+Loss convention. ``compute_loss_and_logs`` returns the loss of *this replica*; the
+class attribute ``loss_reduction`` says what it is:
+
+- ``"example_mean"`` (default): the mean over this replica's examples. The base weighs
+  it by the replica's share of the global batch (``R * n_local / N``, one scalar
+  all-reduce), so that the mean over the replicas is the loss of the global batch also
+  when replicas hold different numbers of examples (a global batch of 5 on 2 replicas is
+  split 3 + 2);
+- ``"global"``: already such that the mean over the replicas is the global loss, e.g. a
+  loss of global-batch statistics (gathered with :func:`tfssl.distribute.all_gather`)
+  that is the same value on every replica, or one normalised by a global count.
+
+With one device both are the loss of the batch. The base divides by the replica count
+before differentiating, since gradients are summed over replicas.
 
 :class:`MomentumMethod` adds an exponential-moving-average copy of the encoder and of
 chosen heads (the target network of BYOL and MoCo), updated after every optimizer step
@@ -84,6 +92,7 @@ class Method(keras.Model):
 
     child_names = ("encoder",)
     metric_names = ()
+    loss_reduction = "example_mean"  # or "global": see the module docstring
 
     def __init__(self, encoder, **kwargs):
         super().__init__(**kwargs)
@@ -143,7 +152,7 @@ class Method(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             loss, logs = self.compute_loss_and_logs(data, training=True)
-            loss = tf.cast(loss, tf.float32)
+            loss = self._global_share(tf.cast(loss, tf.float32), data)
             total = loss
             if self.losses:  # regularisers: the same on every replica
                 total = total + tf.cast(tf.add_n(self.losses), tf.float32)
@@ -158,7 +167,16 @@ class Method(keras.Model):
 
     def test_step(self, data):
         loss, logs = self.compute_loss_and_logs(data, training=False)
-        return self._update_metrics(tf.cast(loss, tf.float32), logs)
+        return self._update_metrics(self._global_share(tf.cast(loss, tf.float32), data),
+                                    logs)
+
+    def _global_share(self, loss, data):
+        """An ``"example_mean"`` loss weighted by this replica's share of the batch."""
+        count = replicas.num_replicas()
+        if self.loss_reduction == "global" or count == 1:
+            return loss
+        local = tf.cast(tf.shape(tf.nest.flatten(data)[0])[0], tf.float32)
+        return loss * local * count / replicas.all_reduce_sum(local)
 
     def _update_metrics(self, loss, logs):
         values = {"loss": loss, **logs}

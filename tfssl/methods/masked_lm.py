@@ -80,8 +80,8 @@ class MaskedLM(Method):
             intermediate_activation=intermediate_activation,
             layer_norm_epsilon=layer_norm_epsilon,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            # float32 head: logits in float32 under any policy (the tied embedding
-            # still runs its reverse projection in its own compute dtype).
+            # float32 head: logits in float32 under any policy (the tied embedding's
+            # reverse projection too: tfssl.encoders.bert sets its reverse_dtype).
             dtype="float32",
             name="mlm_head",
         )
@@ -89,6 +89,7 @@ class MaskedLM(Method):
         self.built = True  # every weight exists now (BackupAndRestore, loading need it)
 
     metric_names = ("masked_accuracy", "perplexity")
+    loss_reduction = "global"  # normalised by the global count of masked tokens
 
     def make_metric(self, name):
         return Perplexity(name=name) if name == "perplexity" else super().make_metric(name)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfssl.losses.ntxent import NTXent, ntxent_accuracy
+from tfssl.losses.ntxent import NTXent, ntxent_loss_and_accuracy
 from tfssl.methods.base import build_child, Method, embedding_std, split_batch
 from tfssl.methods.registry import register
 
@@ -68,11 +68,11 @@ class SimCLR(Method):
     def compute_loss_and_logs(self, data, training):
         v1, v2 = split_views(data)
         z1, z2 = self.project(v1, v2, training=training)
-        loss = tf.reduce_mean(self.contrastive_loss.call(z1, z2))
-        z1, z2 = tf.stop_gradient(z1), tf.stop_gradient(z2)
-        return loss, {
-            "contrastive_accuracy": ntxent_accuracy(z1, z2, self.temperature),
-            "embedding_std": embedding_std(tf.concat([z1, z2], 0)),
+        # One similarity matrix for the loss and the accuracy.
+        per_image, accuracy = ntxent_loss_and_accuracy(z1, z2, self.temperature)
+        return tf.reduce_mean(per_image), {
+            "contrastive_accuracy": accuracy,
+            "embedding_std": embedding_std(tf.stop_gradient(tf.concat([z1, z2], 0))),
         }
 
     def get_config(self):

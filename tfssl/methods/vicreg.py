@@ -32,6 +32,7 @@ class VICReg(Method):
 
     child_names = ("encoder", "projection_head")
     metric_names = ("invariance", "variance", "covariance", "embedding_std")
+    loss_reduction = "global"  # the same global-batch value on every replica
 
     def __init__(self, encoder, projection_head, sim_weight=25.0, var_weight=25.0,
                  cov_weight=1.0, **kwargs):

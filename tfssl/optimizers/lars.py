@@ -22,9 +22,12 @@ class LARS(keras.optimizers.Optimizer):
     ```
 
     Weight decay is coupled into the gradient before the trust ratio (as in SimCLR),
-    not the decoupled decay of the Keras base class. Exclusion patterns are regular
-    expressions searched in the variable's path (e.g. ``"dense/bias"``,
-    ``"batch_normalization/gamma"``).
+    not the decoupled decay of the Keras base class. Which variables are excluded is
+    decided by the variable itself: with ``exclude_vectors`` (the default) every variable
+    of rank 0 or 1 -- biases, batch-norm and layer-norm scales and offsets, whatever
+    their layers are called -- gets neither weight decay nor the trust ratio, as SimCLR
+    excludes batch norm and biases. Exclusion patterns add variables by path (regular
+    expressions searched in ``variable.path``, e.g. ``"dense/bias"``).
 
     Args:
       learning_rate: float, or a ``keras.optimizers.schedules.LearningRateSchedule``.
@@ -35,6 +38,7 @@ class LARS(keras.optimizers.Optimizer):
       exclude_from_weight_decay: path patterns of variables without weight decay.
       exclude_from_layer_adaptation: path patterns of variables without the trust
         ratio; None uses ``exclude_from_weight_decay``.
+      exclude_vectors: exclude every variable of rank <= 1 from both.
       **kwargs: other ``keras.optimizers.Optimizer`` arguments (``name``, ``clipnorm``, ...).
 
     Example:
@@ -46,7 +50,8 @@ class LARS(keras.optimizers.Optimizer):
 
     def __init__(self, learning_rate=0.1, momentum=0.9, weight_decay=None, eta=0.001,
                  nesterov=False, exclude_from_weight_decay=DEFAULT_EXCLUDE,
-                 exclude_from_layer_adaptation=None, name="lars", **kwargs):
+                 exclude_from_layer_adaptation=None, exclude_vectors=True, name="lars",
+                 **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"LARS: momentum must be in [0, 1], got {momentum}")
@@ -54,6 +59,7 @@ class LARS(keras.optimizers.Optimizer):
         self.weight_decay = weight_decay
         self.eta = float(eta)
         self.nesterov = bool(nesterov)
+        self.exclude_vectors = bool(exclude_vectors)
         self.exclude_from_weight_decay_patterns = list(exclude_from_weight_decay or ())
         self.exclude_from_layer_adaptation_patterns = (
             None if exclude_from_layer_adaptation is None
@@ -63,8 +69,9 @@ class LARS(keras.optimizers.Optimizer):
         # The base class would apply decoupled decay; LARS adds it to the gradient.
         return
 
-    @staticmethod
-    def _matches(variable, patterns):
+    def _matches(self, variable, patterns):
+        if self.exclude_vectors and len(variable.shape) <= 1:
+            return True
         path = getattr(variable, "path", None) or variable.name
         return any(re.search(p, path) for p in patterns)
 
@@ -114,6 +121,7 @@ class LARS(keras.optimizers.Optimizer):
             "weight_decay": self.weight_decay,
             "eta": self.eta,
             "nesterov": self.nesterov,
+            "exclude_vectors": self.exclude_vectors,
             "exclude_from_weight_decay": list(self.exclude_from_weight_decay_patterns),
             "exclude_from_layer_adaptation": self.exclude_from_layer_adaptation_patterns,
         })

@@ -99,7 +99,7 @@ def pretrain(settings=None, **overrides):
     """
     import keras
 
-    from tfssl.distribute import default_jit_compile, make_strategy
+    from tfssl.distribute import default_jit_compile, make_strategy, split_cpu
     from tfssl.methods import registry
     from tfssl.optimizers import build_optimizer
     from tfssl.presets import resolve_settings
@@ -110,6 +110,7 @@ def pretrain(settings=None, **overrides):
     elif overrides:
         raise TypeError("pretrain: give either settings or keyword overrides")
     s = dict(settings)
+    split_cpu(s.get("num_cpu_replicas"))  # before anything initialises the devices
     spec = registry.get(s["method"])
     _check_schedule(s)
     model_dir = s["model_dir"]
@@ -129,6 +130,11 @@ def pretrain(settings=None, **overrides):
         budget = WallClockBudget(60.0 * s["budget_minutes"], s["learning_rate"])
         total_steps = None  # the budget drives the learning rate; no step schedule
     strategy = make_strategy(s["strategy"])
+    if s["batch_size"] % strategy.num_replicas_in_sync:
+        # Losses and batch norm are exact on uneven splits, but Keras builds the model
+        # from the first batch averaged over the replicas, which needs an even split.
+        raise UsageError(f"--batch_size={s['batch_size']}: must be a multiple of the "
+                         f"{strategy.num_replicas_in_sync} replicas in sync")
 
     with dtype_policy(s["precision"]):
         with strategy.scope():
@@ -160,7 +166,7 @@ def pretrain(settings=None, **overrides):
               f"steps; {strategy.num_replicas_in_sync} replica(s)", flush=True)
         fit_start = time.time()
         history = model.fit(task.train_dataset(), epochs=s["epochs"],
-                            steps_per_epoch=steps if task.repeats else None,
+                            steps_per_epoch=steps,
                             validation_data=task.validation_data, callbacks=callbacks,
                             verbose="auto")
         train_seconds = time.time() - fit_start

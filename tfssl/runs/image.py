@@ -28,7 +28,6 @@ class ImageTask:
 
     cpu_xla = False  # XLA-compiled conv training steps were ~3x slower on CPU here
     exclude_from_weight_decay = None
-    repeats = False  # the dataset is one epoch; fit iterates it afresh every epoch
 
     def __init__(self, spec, settings):
         from tfssl.eval.knn import check_knn
@@ -60,11 +59,12 @@ class ImageTask:
         from tfssl.data import views_dataset
 
         views = views_from_settings(self.settings, self.spec.views)
-        ds = views_dataset(self.train, self.settings["batch_size"], views,
-                           seed=self.settings["seed"], with_index=self.spec.with_index)
-        # One pass per epoch (reshuffled each time); fit(steps_per_epoch=None).
-        return ds.take(self.settings["steps_per_epoch"]) if self.settings[
-            "steps_per_epoch"] else ds
+        # Every epoch of the run in one stream, replayed identically by any iterator
+        # (fit(steps_per_epoch=...) cuts it into the epochs it was built from).
+        s = self.settings
+        return views_dataset(self.train, s["batch_size"], views, seed=s["seed"],
+                             with_index=self.spec.with_index, epochs=s["epochs"],
+                             steps_per_epoch=s["steps_per_epoch"])
 
     def build_encoder(self):
         """The encoder, seeded so that the random-init baseline is the same network."""

@@ -75,7 +75,6 @@ class TextTask:
 
     cpu_xla = True  # the BERT step has static shapes; XLA ran bert_tiny 2.7x faster on CPU
     exclude_from_weight_decay = ("bias", "gamma", "beta")  # BERT's practice
-    repeats = True  # an endless stream; fit(steps_per_epoch=...) cuts it into epochs
 
     def __init__(self, spec, settings):
         import tensorflow as tf
