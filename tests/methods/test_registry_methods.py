@@ -121,13 +121,11 @@ def test_mirrored_matches_single_device(name, cpu_strategy):
     """Two logical CPUs give the losses and weights (moving statistics included) of one
     device: batch norm in the encoder and the heads (synchronised, as it is by default
     under a multi-replica strategy), an L2 regulariser, and uneven global batches of
-    5 images split 3 + 2 after a first batch of 6. (Keras cannot start ``fit`` on an
-    uneven batch: its symbolic build averages the first batch over the replicas, so the
-    runner refuses a batch size that the replica count does not divide.)"""
-    even, uneven = views(6), views(5, seed=1)
+    5 images split 3 + 2 (the first one included) followed by an even one of 6."""
+    uneven, even = views(5, seed=1), views(6)
 
     def data():
-        return batch_dataset(name, even).concatenate(batch_dataset(name, uneven, 2))
+        return batch_dataset(name, uneven, 2).concatenate(batch_dataset(name, even))
 
     def make():
         keras.utils.set_random_seed(3)

@@ -21,6 +21,23 @@ def replica_id():
     return tf.cast(rid, tf.int32)
 
 
+def across_workers(strategy=None):
+    """Whether ``strategy`` (default: the current one) spans several worker processes.
+
+    The condition Keras's trainer uses to choose its cross-worker reductions.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
+        strategy.extended._in_multi_worker_mode()
+
+
+def barrier(strategy):
+    """Returns when every worker of ``strategy`` has reached it (a one-number all-reduce);
+    a no-op unless the strategy spans several workers."""
+    if across_workers(strategy):
+        strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
+
+
 def sync_batch_norm(synchronized=None):
     """Whether a batch norm built now synchronises its statistics across replicas.
 

@@ -45,6 +45,8 @@ def make_strategy(name="auto", tpu_address=None):
     """
     if name not in STRATEGIES:
         raise UsageError(f"--strategy={name!r}: expected one of {', '.join(STRATEGIES)}")
+    if name == "multi_worker":  # before anything initialises the runtime (listing devices)
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "default"
@@ -55,8 +57,6 @@ def make_strategy(name="auto", tpu_address=None):
     if name == "mirrored":
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or "")
         tf.config.experimental_connect_to_cluster(resolver)
@@ -81,3 +81,16 @@ def default_jit_compile(jit_compile=None, strategy=None, cpu=False):
     if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"):
         return True
     return bool(cpu)
+
+
+def is_chief(strategy=None):
+    """Whether this process writes the run's files: True except on the non-chief workers
+    of a multi-worker strategy (the chief is task ``chief``, else ``worker`` 0)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    if resolver.task_type == "chief":
+        return True
+    jobs = resolver.cluster_spec().jobs
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs

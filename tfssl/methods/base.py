@@ -142,6 +142,21 @@ class Method(keras.Model):
         return self.trainable_weights
 
     # --- the Keras skeleton -------------------------------------------------------
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Builds what ``fit`` still needs (the optimizer) without reading a batch.
+
+        Keras's version averages the first distributed batch over the replicas to build
+        the model symbolically, which fails under ``MultiWorkerMirroredStrategy``
+        (keras-team/keras#20585) and when replicas hold different batch sizes. A
+        method builds all its layers in ``__init__`` and compiles no loss or metrics,
+        so no batch is needed.
+        """
+        if self._distribute_strategy is None or not all(
+                layer.built for layer in self._flatten_layers()):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=None)
+
     @property
     def metrics(self):
         return list(self._trackers)
@@ -186,7 +201,12 @@ class Method(keras.Model):
                 tracker.update_state(tf.cast(value[0], tf.float32), sample_weight=value[1])
             else:
                 tracker.update_state(tf.cast(value, tf.float32))
-        return {m.name: m.result() for m in self._trackers}
+        results = {m.name: m.result() for m in self._trackers}
+        if replicas.across_workers():
+            # Keras averages the logs of several workers with reduce(axis=0), which
+            # needs a batch axis: each scalar gets one (it comes back a scalar).
+            results = {k: tf.reshape(v, [1]) for k, v in results.items()}
+        return results
 
     # --- serialisation -------------------------------------------------------------
     def get_config(self):

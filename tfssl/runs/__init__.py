@@ -99,10 +99,12 @@ def pretrain(settings=None, **overrides):
     """
     import keras
 
-    from tfssl.distribute import default_jit_compile, make_strategy, split_cpu
+    from tfssl.distribute import (
+        barrier, default_jit_compile, is_chief, make_strategy, split_cpu)
     from tfssl.methods import registry
     from tfssl.optimizers import build_optimizer
     from tfssl.presets import resolve_settings
+    from tfssl.runs.budget import RunBackup, WallClockBudget
 
     start = time.time()
     if settings is None:
@@ -110,7 +112,10 @@ def pretrain(settings=None, **overrides):
     elif overrides:
         raise TypeError("pretrain: give either settings or keyword overrides")
     s = dict(settings)
-    split_cpu(s.get("num_cpu_replicas"))  # before anything initialises the devices
+    # Devices and the strategy first: a multi-worker strategy must be made before
+    # anything else touches TensorFlow's runtime.
+    split_cpu(s.get("num_cpu_replicas"))
+    strategy = make_strategy(s["strategy"])
     spec = registry.get(s["method"])
     _check_schedule(s)
     model_dir = s["model_dir"]
@@ -123,18 +128,15 @@ def pretrain(settings=None, **overrides):
     warmup = int(min(s["warmup_epochs"] * steps, total_steps - 1))
     budget = None
     if s["budget_minutes"]:
-        from tfssl.runs.budget import WallClockBudget
-
         if not s["budget_minutes"] > 0:
             raise UsageError(f"--budget_minutes={s['budget_minutes']}: must be > 0")
         budget = WallClockBudget(60.0 * s["budget_minutes"], s["learning_rate"])
         total_steps = None  # the budget drives the learning rate; no step schedule
-    strategy = make_strategy(s["strategy"])
-    if s["batch_size"] % strategy.num_replicas_in_sync:
-        # Losses and batch norm are exact on uneven splits, but Keras builds the model
-        # from the first batch averaged over the replicas, which needs an even split.
-        raise UsageError(f"--batch_size={s['batch_size']}: must be a multiple of the "
-                         f"{strategy.num_replicas_in_sync} replicas in sync")
+    if budget and s["strategy"] == "multi_worker":
+        raise UsageError("--budget_minutes with --strategy=multi_worker: each worker's "
+                         "clock would stop it at a different step; give --epochs")
+    # Every worker of a multi-worker run trains and evaluates; only the chief writes.
+    chief = is_chief(strategy)
 
     with dtype_policy(s["precision"]):
         with strategy.scope():
@@ -147,20 +149,18 @@ def pretrain(settings=None, **overrides):
                     s["weight_decay"],
                     exclude_from_weight_decay=task.exclude_from_weight_decay),
                 jit_compile=default_jit_compile(s["jit_compile"], strategy, task.cpu_xla))
-        os.makedirs(model_dir, exist_ok=True)
-        write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]),
-                          dict(s, **task.info(), modality=spec.modality,
-                               steps_per_epoch_actual=steps,
-                               encoder_file=RUN_FILES["encoder"],
-                               export_dir=RUN_FILES["export"]))
+        if chief:
+            os.makedirs(model_dir, exist_ok=True)
+            write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]),
+                              dict(s, **task.info(), modality=spec.modality,
+                                   steps_per_epoch_actual=steps,
+                                   encoder_file=RUN_FILES["encoder"],
+                                   export_dir=RUN_FILES["export"]))
         callbacks = ([budget] if budget else []) + task.callbacks() + \
-            model.training_callbacks(task) + [
-            keras.callbacks.TensorBoard(os.path.join(model_dir, RUN_FILES["logs"])),
-            # double_checkpoint: a kill while the backup is written leaves the previous
-            # one to resume from (a half-written latest.weights.h5 is not loadable).
-            keras.callbacks.BackupAndRestore(os.path.join(model_dir, RUN_FILES["backup"]),
-                                             double_checkpoint=True),
-        ]
+            model.training_callbacks(task) + ([
+                keras.callbacks.TensorBoard(os.path.join(model_dir, RUN_FILES["logs"]))]
+                if chief else []) + [
+            RunBackup(os.path.join(model_dir, RUN_FILES["backup"]), chief)]
         print(f"tfssl {spec.name}: {task.describe()}; {s['encoder']} "
               f"({encoder.count_params():,} parameters); {s['epochs']} epochs x {steps} "
               f"steps; {strategy.num_replicas_in_sync} replica(s)", flush=True)
@@ -179,6 +179,9 @@ def pretrain(settings=None, **overrides):
                 metrics[f"final_{key}"] = float(values[-1])
         metrics.update(task.evaluate(model, encoder))
 
+    if not chief:
+        barrier(strategy)  # the chief is writing the run; leave when it is done
+        return metrics
     save_keras_atomic(model, os.path.join(model_dir, RUN_FILES["model"]))
     save_keras_atomic(encoder, os.path.join(model_dir, RUN_FILES["encoder"]))
     replace_dir_atomic(lambda p: task.export(encoder, p),
@@ -190,4 +193,5 @@ def pretrain(settings=None, **overrides):
                        lambda m: m.update(metrics), replace_invalid=True)
     print(json.dumps(dict(task.summary(metrics), train_seconds=metrics["train_seconds"])),
           flush=True)
+    barrier(strategy)  # the other workers wait for these files
     return metrics

@@ -1,4 +1,4 @@
-"""Training for a wall-clock budget instead of a number of epochs."""
+"""Callbacks of a run: training for a wall-clock budget; backups across workers."""
 
 import math
 import time
@@ -46,3 +46,20 @@ class WallClockBudget(keras.callbacks.Callback):
         self.elapsed = time.perf_counter() - self.start
         if self.elapsed >= self.seconds:
             self.model.stop_training = True
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` of a run: every worker restores from the run's backup, only
+    the chief writes it (and removes it when training ends).
+
+    ``double_checkpoint``: a kill while the backup is written leaves the previous one to
+    resume from (a half-written ``latest.weights.h5`` is not loadable).
+    """
+
+    def __init__(self, backup_dir, chief=True):
+        super().__init__(backup_dir, double_checkpoint=True, delete_checkpoint=chief)
+        self.chief = chief
+
+    def _save_model(self):
+        if self.chief:
+            super()._save_model()
