@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import per_replica_outputs
 from tfssl.errors import UsageError
 from tfssl.losses.infonce import InfoNCE, infonce_logits, infonce_queue_loss
 
@@ -137,11 +138,7 @@ def test_uneven_replica_batches_match_one_device(cpu_strategy):
     rng = np.random.default_rng(6)
     q, k = rng.normal(size=(2, 5, 4)).astype("float32")
     loss = InfoNCE(0.5, reduction=None)
-    dist = cpu_strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices((k, q)).batch(5))
-    a, b = next(iter(dist))
-    per_replica = cpu_strategy.run(tf.function(lambda x, y: loss(x, y)), args=(a, b))
-    parts = [t.numpy() for t in cpu_strategy.experimental_local_results(per_replica)]
+    parts = per_replica_outputs(cpu_strategy, lambda x, y: loss(x, y), k, q)
     assert [len(p) for p in parts] == [3, 2]
     np.testing.assert_allclose(np.concatenate(parts), numpy_batch_infonce(q, k, 0.5),
                                rtol=1e-5)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import per_replica_outputs
 from tfssl.losses import NTXent, ntxent_accuracy
 
 
@@ -119,11 +120,7 @@ def test_uneven_replica_batches_match_one_device(cpu_strategy):
     rng = np.random.default_rng(5)
     z1, z2 = rng.normal(size=(2, 5, 6)).astype("float32")
     loss = NTXent(0.5, reduction=None)
-    dist = cpu_strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices((z1, z2)).batch(5))
-    a, b = next(iter(dist))
-    per_replica = cpu_strategy.run(tf.function(lambda x, y: loss(x, y)), args=(a, b))
-    parts = [t.numpy() for t in cpu_strategy.experimental_local_results(per_replica)]
+    parts = per_replica_outputs(cpu_strategy, lambda x, y: loss(x, y), z1, z2)
     assert [len(p) for p in parts] == [3, 2]
     np.testing.assert_allclose(np.concatenate(parts), loss(z1, z2).numpy(), rtol=1e-5)
     # The mean over the global batch is the paper's loss.
