@@ -22,6 +22,7 @@ setup(
         "absl-py>=2.0",
         "tensorboard>=2.19",  # TensorBoard logging (no longer pulled in by tensorflow)
         "scikit-learn>=1.3",
+        "matplotlib>=3.7",  # evaluation report plots (tfssl.eval.plots)
         "numpy>=1.26",
     ],
     extras_require={
