@@ -30,13 +30,14 @@ def error_lines(proc):
 
 def test_pretrain_evaluate_and_export(tmp_path):
     run = tmp_path / "run"
-    proc = cli("pretrain", f"--model_dir={run}", *TINY)
+    proc = cli("pretrain", f"--model_dir={run}", "--knn_every=1", *TINY)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("knn_top1", "knn_top1_random_init", "final_loss",
                 "final_contrastive_accuracy", "final_embedding_std"):
         assert key in metrics
     assert 0 < metrics["knn_top1"] <= 1
+    assert [h["epoch"] for h in metrics["knn_history"]] == [1]  # for the report's curve
     assert (run / "keras" / "model.keras").is_file()
     assert not (run / "backup").exists()  # removed after a completed run
     assert list((run / "logs").glob("train/events.out.tfevents*"))

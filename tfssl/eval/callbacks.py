@@ -39,3 +39,8 @@ class KNNMonitor(keras.callbacks.Callback):
         self.history[epoch] = acc
         if logs is not None:
             logs["knn_top1"] = acc
+
+    def history_records(self):
+        """``{"knn_history": [{"epoch": 1-based epoch, "knn_top1": accuracy}, ...]}``."""
+        return {"knn_history": [{"epoch": int(e) + 1, "knn_top1": float(a)}
+                                for e, a in sorted(self.history.items())]}

@@ -177,6 +177,9 @@ def pretrain(settings=None, **overrides):
         for key, values in history.history.items():
             if values and not key.startswith("val_"):
                 metrics[f"final_{key}"] = float(values[-1])
+        for cb in callbacks:  # the representation over pretraining, for the report
+            if hasattr(cb, "history_records"):
+                metrics.update(cb.history_records())
         metrics.update(task.evaluate(model, encoder))
 
     if not chief:
