@@ -72,6 +72,20 @@ def test_linear_probe_python_api(run_dir):
     assert 0.0 <= out["pretrained"]["accuracy"] <= 1.0
 
 
+def test_label_fraction_and_fixed_steps(run_dir):
+    from tfssl.methods.text_classifier import finetune_run
+
+    out = finetune_run(str(run_dir / "run"), str(run_dir / "train.txt"),
+                       str(run_dir / "dev.txt"), batch_size=4, label_fraction=0.25,
+                       scratch_baseline=False, verbose=0)
+    assert out["pretrained"]["num_train"] == 10 and out["label_fraction"] == 0.25  # of 40
+    r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
+             f"--train={run_dir / 'train.txt'}", f"--validation={run_dir / 'dev.txt'}",
+             "--label_fraction=0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "--label_fraction=0.0: expected a number in (0, 1]" in r.stderr.splitlines()[-1]
+
+
 def test_unknown_validation_label(run_dir):
     r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
              f"--train=labeled_text:{run_dir / 'train.txt'}",

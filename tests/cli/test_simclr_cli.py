@@ -59,7 +59,9 @@ def test_pretrain_evaluate_and_export(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["protocol"] == "knn"
-    np.testing.assert_allclose(result["top1"], metrics["knn_top1"], atol=1e-6)
+    np.testing.assert_allclose(result["knn_top1"], metrics["knn_top1"], atol=1e-6)
+    np.testing.assert_allclose(result["knn_top1_random_init"],
+                               metrics["knn_top1_random_init"], atol=1e-6)
     proc = cli("evaluate", f"--model_dir={run}", "--protocol=linear", "--linear_epochs=3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(json.loads((run / "metrics.json").read_text())["evaluations"]) == 2

@@ -31,7 +31,9 @@ flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_float("learning_rate", None,
                    "Peak AdamW learning rate (default 3e-4 finetune, 3e-3 linear).")
 flags.DEFINE_integer("max_length", None, "Tokens per text (default: the run's).")
-flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_float("label_fraction", 1.0, "Train on this class-balanced, seeded "
+                   "fraction of --train (e.g. 0.01, 0.1).")
+flags.DEFINE_integer("seed", 0, "Random seed (also of the --label_fraction subset).")
 flags.DEFINE_bool("scratch_baseline", True,
                   "Also train the same architecture from random initialisation.")
 
@@ -49,7 +51,8 @@ def main(argv):
         FLAGS.model_dir, FLAGS.train, FLAGS.validation, mode=FLAGS.mode,
         epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
-        scratch_baseline=FLAGS.scratch_baseline, max_length=FLAGS.max_length)
+        scratch_baseline=FLAGS.scratch_baseline, max_length=FLAGS.max_length,
+        label_fraction=FLAGS.label_fraction)
     path = os.path.join(FLAGS.model_dir, "metrics.json")
     update_json_atomic(path, lambda m: m.setdefault("finetune", {}).update({FLAGS.mode: result}))
     line = f"tfssl-finetune ({FLAGS.mode}): accuracy {result['pretrained']['accuracy']:.3f}"

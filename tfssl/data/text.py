@@ -204,6 +204,12 @@ class LabeledText:
     def num_classes(self):
         return len(self.label_names)
 
+    def subset(self, index, texts=None):
+        """The examples at ``index`` (optionally with replaced ``texts``, e.g. corrupted)."""
+        index = [int(i) for i in index]
+        picked = [self.texts[i] for i in index] if texts is None else list(texts)
+        return LabeledText(picked, [self.labels[i] for i in index], self.label_names)
+
 
 def _label_sort_key(name):
     try:

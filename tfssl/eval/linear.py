@@ -4,10 +4,15 @@ import keras
 import numpy as np
 
 
-def linear_probe_accuracy(train_features, train_labels, test_features, test_labels,
-                          num_classes=None, epochs=100, batch_size=256, learning_rate=1e-2,
-                          weight_decay=1e-4, seed=0):
-    """Trains ``Dense(num_classes)`` on standardised features; returns test top-1."""
+def linear_probe(train_features, train_labels, test_features, test_labels,
+                 num_classes=None, epochs=100, batch_size=256, learning_rate=1e-2,
+                 weight_decay=1e-4, seed=0):
+    """Trains ``Dense(num_classes)`` on standardised features.
+
+    Returns:
+        ``{"top1": test accuracy, "predictions": (N_test,) predicted class ids,
+        "confusion_matrix": (C, C) counts, true class on rows}``.
+    """
     num_classes = num_classes or int(max(np.max(train_labels), np.max(test_labels))) + 1
     mean = train_features.mean(0, keepdims=True)
     std = train_features.std(0, keepdims=True) + 1e-6
@@ -17,13 +22,24 @@ def linear_probe_accuracy(train_features, train_labels, test_features, test_labe
     probe = keras.Sequential([keras.Input((x_train.shape[1],)),
                               keras.layers.Dense(num_classes)])
     probe.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     probe.fit(x_train, np.asarray(train_labels), epochs=epochs,
               batch_size=min(batch_size, len(x_train)), verbose=0, shuffle=True)
-    _, acc = probe.evaluate(x_test, np.asarray(test_labels), verbose=0,
-                            batch_size=batch_size)
-    return float(acc)
+    predictions = np.argmax(probe.predict(x_test, batch_size=batch_size, verbose=0), axis=1)
+    test_labels = np.asarray(test_labels)
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (test_labels, predictions), 1)
+    return {"top1": float(np.mean(predictions == test_labels)), "predictions": predictions,
+            "confusion_matrix": matrix}
+
+
+def linear_probe_accuracy(train_features, train_labels, test_features, test_labels,
+                          num_classes=None, epochs=100, batch_size=256, learning_rate=1e-2,
+                          weight_decay=1e-4, seed=0):
+    """Top-1 of :func:`linear_probe`."""
+    return linear_probe(train_features, train_labels, test_features, test_labels,
+                        num_classes, epochs, batch_size, learning_rate, weight_decay,
+                        seed)["top1"]
 
 
 def evaluate_linear(encoder, train_data, test_data, epochs=100, batch_size=256, seed=0):

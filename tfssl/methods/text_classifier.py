@@ -81,7 +81,7 @@ class TextClassifier(keras.Model):
 
 
 def labeled_text_dataset(tokenizer, texts, labels, max_length, batch_size, shuffle=False,
-                         seed=0, drop_remainder=False):
+                         seed=0, drop_remainder=False, repeat=False):
     """``(token_ids [B, max_length], label)`` batches; texts encoded in ``tf.data``."""
     from tfssl.text.packing import encode_texts
 
@@ -89,6 +89,8 @@ def labeled_text_dataset(tokenizer, texts, labels, max_length, batch_size, shuff
         (tf.constant(list(texts), tf.string), tf.constant(np.asarray(labels, np.int32))))
     if shuffle:
         ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(lambda t, y: (encode_texts(tokenizer, t, max_length), y),
                 num_parallel_calls=tf.data.AUTOTUNE)
@@ -98,7 +100,7 @@ def labeled_text_dataset(tokenizer, texts, labels, max_length, batch_size, shuff
 def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=128,
                              lowercase=True, mode="finetune", epochs=3, batch_size=32,
                              learning_rate=None, dropout=0.1, seed=0, verbose="auto",
-                             callbacks=None):
+                             callbacks=None, steps=None):
     """Trains a :class:`TextClassifier` with ``fit``; returns ``(model, metrics)``.
 
     Args:
@@ -108,6 +110,9 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         mode: ``finetune`` (all weights train) or ``linear`` (frozen encoder).
         learning_rate: peak AdamW rate (default 3e-4 finetune, 3e-3 linear), linear
             warm-up over the first 10% of steps then linear decay.
+        steps: train for exactly this many steps (the training texts repeated as
+            needed) instead of ``epochs`` passes: the label-fraction protocol gives every
+            fraction the same budget.
 
     Returns:
         ``(model, {"accuracy", "loss", "train_accuracy", "epochs", ...})``.
@@ -123,11 +128,19 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     keras.utils.set_random_seed(seed)
     tokenizer = make_tokenizer(vocab, lowercase=lowercase)
     lr = learning_rate or DEFAULT_LEARNING_RATE[mode]
+    if steps is not None and steps < 1:
+        raise UsageError(f"steps={steps}: expected >= 1")
+    batch_size = min(batch_size, len(train)) if steps else batch_size
     train_ds = labeled_text_dataset(tokenizer, train.texts, train.labels, max_length,
-                                    batch_size, shuffle=True, seed=seed)
+                                    batch_size, shuffle=True, seed=seed,
+                                    repeat=bool(steps), drop_remainder=bool(steps))
     val_ds = labeled_text_dataset(tokenizer, validation.texts, validation.labels,
                                   max_length, batch_size)
-    steps = epochs * int(np.ceil(len(train) / batch_size))
+    if steps:
+        fit_args = dict(epochs=1, steps_per_epoch=int(steps))
+    else:
+        fit_args = dict(epochs=epochs)
+        steps = epochs * int(np.ceil(len(train) / batch_size))
     warmup = max(1, steps // 10)
     schedule = keras.optimizers.schedules.PolynomialDecay(
         lr, max(1, steps - warmup), end_learning_rate=0.0)
@@ -138,7 +151,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    history = model.fit(train_ds, epochs=epochs, verbose=verbose, callbacks=callbacks)
+    history = model.fit(train_ds, verbose=verbose, callbacks=callbacks, **fit_args)
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
     majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()
     return model, {
@@ -147,7 +160,8 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         "train_accuracy": float(history.history["accuracy"][-1]),
         "majority_class_accuracy": float(np.mean(np.asarray(validation.labels) == majority)),
         "mode": mode,
-        "epochs": int(epochs),
+        "epochs": int(fit_args["epochs"]),
+        "steps": int(steps),
         "batch_size": int(batch_size),
         "learning_rate": float(lr),
         "num_train": len(train),
@@ -202,7 +216,7 @@ def load_run(model_dir):
 
 def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
                  batch_size=32, learning_rate=None, seed=0, scratch_baseline=True,
-                 max_length=None, verbose="auto"):
+                 max_length=None, verbose="auto", label_fraction=1.0):
     """Fine-tunes (or linearly probes) a pretrained MLM run on labelled text.
 
     Args:
@@ -213,6 +227,8 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         scratch_baseline: also train the same architecture from random
             initialisation with the same budget.
         max_length: ids per text (default: the run's ``max_length``).
+        label_fraction: train on a class-balanced, seeded fraction of ``train``
+            (:func:`tfssl.data.subsets.label_fraction_indices`).
 
     Returns:
         ``{"pretrained": metrics, "scratch": metrics (or absent), "label_names": [...],
@@ -230,6 +246,11 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         validation = load_labeled_text(validation, label_names=train.label_names)
     else:
         val_spec = "<python>"
+    from tfssl.data.subsets import check_fraction, label_fraction_indices
+
+    label_fraction = check_fraction(label_fraction)
+    if label_fraction < 1.0:
+        train = train.subset(label_fraction_indices(train.labels, label_fraction, seed))
     config, vocab, encoder = load_run(model_dir)
     max_length = max_length or config["max_length"]
     positions = config.get("positions", max_length)
@@ -245,7 +266,7 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         scratch_encoder = keras.models.clone_model(encoder)  # fresh initialisation
     _, pretrained = finetune_text_classifier(encoder, vocab, train, validation, **common)
     out = {"pretrained": pretrained, "label_names": train.label_names,
-           "train": train_spec, "validation": val_spec}
+           "train": train_spec, "validation": val_spec, "label_fraction": label_fraction}
     if scratch_encoder is not None:
         _, scratch = finetune_text_classifier(scratch_encoder, vocab, train, validation,
                                               **common)
