@@ -26,7 +26,7 @@ The noise stds run from CIFAR-10-C's mildest (0.04) to ImageNet-C's strongest (0
 contrast factors are CIFAR-10-C's; brightness, JPEG and pixelate are stronger than
 CIFAR-10-C's (which are tuned for 32 px colour images and barely change small grey digits)
 and blur is given in pixels, with a kernel of radius ``ceil(3 sigma)`` (capped at the
-image side minus one) and symmetric padding. Only ``gaussian_noise`` is random: it uses a
+image side minus one when the shape is static) and symmetric padding. Only ``gaussian_noise`` is random: it uses a
 stateless seed, so the same seed gives the same image.
 
 Text corruptions (:func:`corrupt_texts`) change a fraction of the words, by severity
@@ -101,9 +101,9 @@ def _gaussian_noise(x, level, seed):
 
 def _gaussian_blur(x, sigma):
     radius = int(math.ceil(3 * sigma))
-    side = min(d for d in x.shape[:2] if d is not None) if None not in x.shape[:2] else None
-    if side is not None:
-        radius = max(0, min(radius, side - 1))
+    spatial = x.shape[:2].as_list()
+    if None not in spatial:  # symmetric padding needs radius < side
+        radius = max(0, min(radius, min(spatial) - 1))
     if radius == 0:
         return x
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
