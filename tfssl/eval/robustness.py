@@ -26,8 +26,9 @@ The noise stds run from CIFAR-10-C's mildest (0.04) to ImageNet-C's strongest (0
 contrast factors are CIFAR-10-C's; brightness, JPEG and pixelate are stronger than
 CIFAR-10-C's (which are tuned for 32 px colour images and barely change small grey digits)
 and blur is given in pixels, with a kernel of radius ``ceil(3 sigma)`` (capped at the
-image side minus one when the shape is static) and symmetric padding. Only ``gaussian_noise`` is random: it uses a
-stateless seed, so the same seed gives the same image.
+image side minus one when the shape is static) and symmetric padding. Only
+``gaussian_noise`` is random: it uses a stateless seed, so the same seed gives the same
+image.
 
 Text corruptions (:func:`corrupt_texts`) change a fraction of the words, by severity
 ``0.05, 0.1, 0.2, 0.3, 0.5``: ``typo`` (one character of a chosen word deleted, swapped
