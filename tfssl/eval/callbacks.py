@@ -44,3 +44,47 @@ class KNNMonitor(keras.callbacks.Callback):
         """``{"knn_history": [{"epoch": 1-based epoch, "knn_top1": accuracy}, ...]}``."""
         return {"knn_history": [{"epoch": int(e) + 1, "knn_top1": float(a)}
                                 for e, a in sorted(self.history.items())]}
+
+
+class LabelFreeMonitor(keras.callbacks.Callback):
+    """Logs the label-free metrics of the model's encoder every ``every`` epochs.
+
+    The values of :func:`tfssl.eval.label_free.image_label_free_metrics` (RankMe,
+    uniformity, alignment, per-dimension std, NMI when ``data`` is labelled) go into
+    ``logs`` with the prefix ``lf_`` (``lf_rankme``, ``lf_uniformity``, ...) and into
+    ``self.history[epoch]`` as a dict. Put it before ``TensorBoard`` / ``CSVLogger`` in
+    the callback list so that they see the values. The encoder is ``model.encoder``
+    unless given.
+
+    Args:
+        data: a :class:`tfssl.data.ImageData` (labels optional).
+        every: evaluate every this many epochs (and after the last epoch).
+        max_examples: the most images used per evaluation.
+        encoder: the encoder to measure instead of ``model.encoder``.
+        seed: seed of the subsample and the views (the same every epoch, so epochs
+            are compared on the same images and views).
+    """
+
+    def __init__(self, data, every=1, max_examples=1024, encoder=None, seed=0):
+        super().__init__()
+        self.data = data
+        self.every = max(1, int(every))
+        self.max_examples = max_examples
+        self.seed = seed
+        self._encoder = encoder
+        self.history = {}
+
+    def on_train_begin(self, logs=None):
+        self._last_epoch = self.params.get("epochs", 0) - 1 if self.params else -1
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tfssl.eval.label_free import image_label_free_metrics
+
+        if (epoch + 1) % self.every and epoch != self._last_epoch:
+            return
+        encoder = self._encoder or self.model.encoder
+        metrics = image_label_free_metrics(encoder, self.data, self.max_examples,
+                                           self.seed)
+        self.history[epoch] = metrics
+        if logs is not None:
+            logs.update({f"lf_{k}": v for k, v in metrics.items()})
