@@ -101,9 +101,9 @@ def test_write_report_writes_every_plot_json_and_markdown(tmp_path):
     assert "| RankMe (effective rank of 512 dims) | 412.4 | 35.2 |" in md
     assert "| uniformity (lower = more spread) | -3.215 | — |" in md
     assert "| NMI of k-means clusters vs labels | 0.553 | — |" in md
-    assert "| robustness (knn probe) | clean accuracy | 0.812 | — |" in md
+    assert "| robustness (kNN probe) | clean accuracy | 0.812 | — |" in md
     mean = report["protocols"]["robustness"]["mean_corruption_accuracy"]
-    assert (f"| robustness (knn probe) | mean corruption accuracy (3 corruptions, "
+    assert (f"| robustness (kNN probe) | mean corruption accuracy (3 corruptions, "
             f"severities 1–5) | {mean:.3f} | — |") in md
     for filename in PLOT_FILES.values():
         assert f"]({filename})" in md

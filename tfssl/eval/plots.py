@@ -23,6 +23,8 @@ __all__ = ["plot_knn_history", "plot_embedding_map", "plot_confusion_matrix",
 EMBEDDING_METHODS = ("pca", "tsne")
 # Classes with at most this many rows get their cell values written into the matrix.
 _ANNOTATE_MAX_CLASSES = 20
+# How a probe's name reads in labels and titles.
+PROBE_NAMES = {"knn": "kNN", "linear": "linear"}
 # Legends beyond this many classes would cover the map; the colours stay.
 _LEGEND_MAX_CLASSES = 30
 
@@ -238,7 +240,7 @@ def plot_robustness(robustness):
     colours = _class_colours(len(corruptions))
     markers = "osD^v<>ph*"
     for i, (name, accs) in enumerate(sorted(corruptions.items())):
-        accs = [_number(a) for a in accs or ()]
+        accs = [_number(a) for a in accs or ()][:len(severities)]
         ax.plot(severities[:len(accs)], accs, marker=markers[i % len(markers)],
                 color=colours[i], label=str(name))
     clean = _number(robustness.get("clean"))
@@ -248,6 +250,7 @@ def plot_robustness(robustness):
     ax.set_xticks(severities)
     ax.set_xlabel("corruption severity")
     probe = robustness.get("probe")
+    probe = PROBE_NAMES.get(probe, probe)
     ax.set_ylabel(f"{probe} top-1 accuracy" if probe else "top-1 accuracy")
     values = [_number(a) for accs in corruptions.values() for a in accs or ()] + [clean]
     top = max([v for v in values if math.isfinite(v)] or [1.0])

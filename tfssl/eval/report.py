@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from tfssl.errors import UsageError
+from tfssl.eval.plots import PROBE_NAMES
 from tfssl.runs.files import write_json_atomic
 
 __all__ = ["write_report", "report_markdown", "report_figures", "to_jsonable",
@@ -153,6 +154,7 @@ def _rows(protocols):
     robust = protocols.get("robustness")
     if robust:
         probe = robust.get("probe")
+        probe = PROBE_NAMES.get(probe, probe)
         name = f"robustness ({probe} probe)" if probe else "robustness"
         severities = robust.get("severities") or ()
         span = (f", severities {severities[0]}–{severities[-1]}"
@@ -168,6 +170,7 @@ def _plot_text(report):
     """Plot name -> (section title, caption, one sentence on how to read it)."""
     protocols = report.get("protocols") or {}
     probe = (protocols.get("robustness") or {}).get("probe") or "evaluation"
+    probe = PROBE_NAMES.get(probe, probe)
     return {
         "knn_history": (
             "kNN accuracy during pretraining", "kNN top-1 over pretraining epochs",
