@@ -12,3 +12,8 @@ from tfssl.eval.label_free import (  # noqa: F401
 from tfssl.eval.robustness import (  # noqa: F401
     IMAGE_CORRUPTIONS, SEVERITIES, TEXT_CORRUPTIONS, corrupt, corrupt_images, corrupt_texts,
     robustness_curve)
+from tfssl.eval.plots import (  # noqa: F401
+    plot_confusion_matrix, plot_embedding_map, plot_knn_history, plot_label_fractions,
+    plot_robustness, save_figure)
+from tfssl.eval.report import (  # noqa: F401
+    report_figures, report_markdown, to_jsonable, write_report)
