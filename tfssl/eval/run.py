@@ -400,7 +400,7 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
         embedding = None
         if side.labelled or "label_free" in protocols:
             embedding = dict(features=feats("test"), labels=labels["test"],
-                             class_names=side.class_names())
+                             class_names=side.class_names(), method=s["embedding_map"])
         out_dir = os.path.join(model_dir, EVAL_DIR)
         report = write(out_dir, report, embedding=embedding)
         report["summary"]["report"] = os.path.join(out_dir, "report.md")
