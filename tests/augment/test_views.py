@@ -223,3 +223,15 @@ def test_views_dataset_epoch_stream_is_replayed_by_every_iterator():
     assert len(list(capped)) == 3
     unseeded = views_dataset(images, 4, [view, view], seed=None, epochs=2)
     assert len(list(unseeded)) == 4
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int64, np.uint16, np.int16, np.uint32])
+def test_integer_images_of_any_dtype_mean_0_to_255(dtype):
+    image = COLOUR_U8.astype(dtype)
+    out = augment.random_resized_crop(image, (20, 24), scale=(1.0, 1.0),
+                                      ratio=(24 / 20, 24 / 20), seed=0)
+    np.testing.assert_allclose(out, COLOUR_F, atol=1e-6)
+    np.testing.assert_allclose(augment.solarize(image, p=0.0), COLOUR_F, atol=1e-6)
+    view = augment.simclr_augment(image, 16, seed=3, **FULL)
+    np.testing.assert_allclose(view, augment.simclr_augment(COLOUR_U8, 16, seed=3, **FULL),
+                               atol=1e-6)

@@ -1,8 +1,8 @@
 """SimCLR image views as pure TensorFlow ops, for use inside ``tf.data`` ``map``.
 
 Every op takes an image of shape ``(H, W, C)`` with ``C`` in {1, 3} (static), ``H, W``
-static or dynamic, dtype uint8 (0..255) or float (assumed in [0, 1]), and returns float32
-in [0, 1] with the channel count kept. Colour-only ops (saturation, hue, grayscale) are
+static or dynamic, dtype integer (any integer dtype, values 0..255) or float (assumed in
+[0, 1]), and returns float32 in [0, 1] with the channel count kept. Colour-only ops (saturation, hue, grayscale) are
 identities on gray images.
 
 Seeding: every op is *stateless*. Its ``seed`` argument is
@@ -46,13 +46,17 @@ def _split(seed, num):
 
 
 def _to_float(image):
-    """uint8/int images -> float32 in [0, 1]; float images are cast and clipped."""
+    """Integer images (any integer dtype: 0..255, clipped) -> float32 in [0, 1]; float
+    (and bool) images are cast and clipped to [0, 1]."""
     image = tf.convert_to_tensor(image)
     if image.shape.rank != 3 or image.shape[-1] not in (1, 3):
         raise UsageError(
             f"augment: expected an image of shape (H, W, 1) or (H, W, 3) with a static "
             f"channel count, got shape {image.shape}")
     if image.dtype.is_integer:
+        if image.dtype != tf.uint8:  # not convert_image_dtype: it scales by the dtype max
+            image = tf.cast(tf.clip_by_value(tf.cast(image, tf.float32), 0.0, 255.0),
+                            tf.uint8)
         image = tf.image.convert_image_dtype(image, tf.float32)
     else:
         image = tf.clip_by_value(tf.cast(image, tf.float32), 0.0, 1.0)

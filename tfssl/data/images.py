@@ -67,16 +67,47 @@ class ImageData:
                          source or self.source)
 
 
+def _to_uint8(images, source):
+    """Integer images in 0..255, floats in [0, 1] or bools (1 = white) -> uint8, checked."""
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype == np.bool_:
+        return images.astype(np.uint8) * np.uint8(255)
+    expected = "expected floats in [0, 1] or integers in 0..255"
+    if not (np.issubdtype(images.dtype, np.integer) or
+            np.issubdtype(images.dtype, np.floating)):
+        raise UsageError(f"{source}: expected numeric images, got dtype {images.dtype} "
+                         f"({expected})")
+    if images.size == 0:
+        return images.astype(np.uint8)
+    low, high = images.min(), images.max()
+    if np.issubdtype(images.dtype, np.integer):
+        if low < 0 or high > 255:
+            raise UsageError(f"{source}: integer values in {low}..{high}: expected 0..255")
+        return images.astype(np.uint8)
+    if not np.all(np.isfinite([low, high])):
+        raise UsageError(f"{source}: non-finite values (NaN or inf): {expected}")
+    if high > 1.0 + 1e-3:
+        raise UsageError(f"{source}: values up to {float(high)}: {expected}")
+    if low < -1e-3:
+        raise UsageError(f"{source}: values down to {float(low)}: {expected}")
+    return np.clip(np.round(images.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
 def from_arrays(images, labels=None, class_names=None, image_size=None, source="arrays"):
-    """NumPy images ``(N, H, W[, C])`` (uint8, or float in [0, 1]) -> :class:`ImageData`."""
+    """NumPy images ``(N, H, W[, C])`` -> :class:`ImageData` (uint8).
+
+    Integer images (any integer dtype) must lie in 0..255, float images in [0, 1];
+    bool images become 0 / 255. Anything else is a :class:`UsageError` naming ``source``
+    and the values seen.
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise UsageError(f"{source}: expected images of shape (N, H, W[, 1|3]), "
                          f"got {images.shape}")
-    if images.dtype != np.uint8:
-        images = np.clip(np.round(images.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+    images = _to_uint8(images, source)
     if image_size and images.shape[1:3] != (image_size, image_size):
         images = _resize(images, image_size)
     if labels is None:
