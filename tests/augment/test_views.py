@@ -301,6 +301,12 @@ def test_torchvision_fallback_is_central_crop_clamped_to_ratio():
                                       ratio=(1.0, 1.0), seed=3, sampling="torchvision")
     # No 22 x 22 square (the image's area) fits in 20 x 24: the central 20 x 20 is used.
     np.testing.assert_allclose(out, COLOUR_F[:, 2:22], atol=1e-6)
+    # Dynamic image shapes, as in a tf.data map over images of any size.
+    crop = tf.function(
+        lambda x: augment.random_resized_crop(x, 12, seed=1, sampling="torchvision"),
+        input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    for image in (COLOUR_U8, COLOUR_U8[:15, :11]):
+        _check(crop(image), 12, 3)
 
 
 def test_crop_sampling_through_views_and_settings():

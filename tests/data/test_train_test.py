@@ -168,7 +168,7 @@ def test_one_colour_image_makes_the_folder_colour(tmp_path):
     assert data.images.shape == (7, 8, 8, 3)
 
 
-def test_match_channels(tmp_path):
+def test_match_channels(tmp_path, caplog):
     gray = load_images(f"folder:{_write_pngs(tmp_path / 'g', 6, 'L', 5)}", image_size=8,
                        split="all")
     colour = load_images(f"folder:{_write_pngs(tmp_path / 'c', 6, 'RGB', 6)}",
@@ -178,6 +178,8 @@ def test_match_channels(tmp_path):
     assert up.images.shape == (6, 8, 8, 3) and up.images.dtype == np.uint8
     for c in range(3):
         np.testing.assert_array_equal(up.images[..., c], gray.images[..., 0])
+    assert any(f"folder:{tmp_path / 'g'}: converted 6 images from 1 to 3 channels" in
+               r.getMessage() for r in caplog.records)
     down = match_channels(colour, 1)
     assert down.images.shape == (6, 8, 8, 1) and down.images.dtype == np.uint8
     luma = colour.images.astype(np.float64) @ [0.2989, 0.5870, 0.1140]

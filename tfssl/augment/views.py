@@ -2,8 +2,8 @@
 
 Every op takes an image of shape ``(H, W, C)`` with ``C`` in {1, 3} (static), ``H, W``
 static or dynamic, dtype integer (any integer dtype, values 0..255) or float (assumed in
-[0, 1]), and returns float32 in [0, 1] with the channel count kept. Colour-only ops (saturation, hue, grayscale) are
-identities on gray images.
+[0, 1]), and returns float32 in [0, 1] with the channel count kept. Colour-only ops
+(saturation, hue, grayscale) are identities on gray images.
 
 Seeding: every op is *stateless*. Its ``seed`` argument is
 
@@ -509,8 +509,9 @@ def views_from_settings(settings, overrides=({}, {})):
 
     ``settings`` holds the run's augmentation settings (``image_size``,
     ``min_crop_scale``, ``color_jitter``, ``flip``, ``blur``, ``solarize``, optional
-    ``max_crop_scale``, ``grayscale``, ``crop_sampling``); each dict of ``overrides`` changes them for one
-    view (a method's asymmetric views, or ``size`` for a multi-crop view).
+    ``max_crop_scale``, ``grayscale``, ``crop_sampling``); each dict of ``overrides``
+    changes them for one view (a method's asymmetric views, or ``size`` for a multi-crop
+    view).
     """
     out = []
     for override in overrides:
