@@ -41,7 +41,8 @@ MODALITY_DEFAULTS = {
         dataset="digits", encoder="resnet18", width=0.25, stem=None, image_size=16,
         epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3,
         weight_decay=1e-4, warmup_epochs=1.5, min_crop_scale=0.3, color_jitter=0.5,
-        flip=True, blur=None, solarize=0.0, knn_every=0, knn_k=DEFAULT_K),
+        flip=True, blur=None, solarize=0.0, knn_every=0, knn_k=DEFAULT_K,
+        crop_sampling="simclr"),  # or "torchvision" (tfssl.augment.random_resized_crop)
     # The text quick start: BERT tiny on CPython's own documentation.
     "text": dict(
         dataset="python_docs", encoder="bert_tiny", epochs=10, batch_size=32,

@@ -223,3 +223,112 @@ def test_views_dataset_epoch_stream_is_replayed_by_every_iterator():
     assert len(list(capped)) == 3
     unseeded = views_dataset(images, 4, [view, view], seed=None, epochs=2)
     assert len(list(unseeded)) == 4
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int64, np.uint16, np.int16, np.uint32])
+def test_integer_images_of_any_dtype_mean_0_to_255(dtype):
+    image = COLOUR_U8.astype(dtype)
+    out = augment.random_resized_crop(image, (20, 24), scale=(1.0, 1.0),
+                                      ratio=(24 / 20, 24 / 20), seed=0)
+    np.testing.assert_allclose(out, COLOUR_F, atol=1e-6)
+    np.testing.assert_allclose(augment.solarize(image, p=0.0), COLOUR_F, atol=1e-6)
+    view = augment.simclr_augment(image, 16, seed=3, **FULL)
+    np.testing.assert_allclose(view, augment.simclr_augment(COLOUR_U8, 16, seed=3, **FULL),
+                               atol=1e-6)
+
+
+def _crop_boxes(sampling, n, height=224, width=224, ratio=(3 / 4, 4 / 3), seed=11):
+    """``n`` crop boxes ``(top, left, h, w)`` drawn inside a tf.data map, one per seed."""
+    from tfssl.augment.views import _crop_box
+
+    shape = tf.constant([height, width, 3])
+
+    def box(i):
+        begin, size = _crop_box(shape, (0.08, 1.0), ratio,
+                                tf.stack([i, tf.constant(seed, tf.int64)]), sampling)
+        return tf.concat([begin[:2], size[:2]], 0)
+
+    ds = tf.data.Dataset.range(n).map(box, num_parallel_calls=tf.data.AUTOTUNE)
+    return next(iter(ds.batch(n))).numpy()
+
+
+def _torchvision_reference_mean_area(n, height, width, ratio=(3 / 4, 4 / 3)):
+    """torchvision's RandomResizedCrop box sampling in plain Python (for its mean)."""
+    import math
+    import random
+
+    rng = random.Random(0)
+    total = 0.0
+    for _ in range(n):
+        h, w = height, min(width, round(height * ratio[1]))  # fallback (wide images)
+        for _ in range(10):
+            target = height * width * rng.uniform(0.08, 1.0)
+            aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+            cw, ch = round(math.sqrt(target * aspect)), round(math.sqrt(target / aspect))
+            if 0 < cw <= width and 0 < ch <= height:
+                h, w = ch, cw
+                break
+        total += h * w / (height * width)
+    return total / n
+
+
+@pytest.mark.parametrize("height,width", [(224, 224), (160, 224)])
+def test_crop_sampling_mean_area_and_boxes_inside(height, width):
+    n = 2000
+    means = {}
+    for sampling in ("simclr", "torchvision"):
+        boxes = _crop_boxes(sampling, n, height, width)
+        top, left, h, w = boxes.T
+        assert (top >= 0).all() and (left >= 0).all() and (h >= 1).all() and (w >= 1).all()
+        assert (top + h <= height).all() and (left + w <= width).all()
+        area = h * w / (height * width)
+        assert area.min() > 0.07
+        means[sampling] = area.mean()
+        np.testing.assert_array_equal(boxes, _crop_boxes(sampling, n, height, width))
+        assert not np.array_equal(boxes, _crop_boxes(sampling, n, height, width, seed=12))
+    reference = _torchvision_reference_mean_area(20000, height, width)
+    assert abs(means["torchvision"] - reference) < 0.03
+    if (height, width) == (224, 224):
+        assert abs(means["simclr"] - 0.40) < 0.03  # the value in the docstring
+        assert abs(reference - 0.48) < 0.01 and abs(means["torchvision"] - 0.48) < 0.03
+        # Square crops of a square image always fit: the area is uniform in (0.08, 1).
+        square = _crop_boxes("torchvision", n, ratio=(1.0, 1.0))
+        assert abs((square[:, 2] * square[:, 3]).mean() / 224**2 - 0.54) < 0.03
+
+
+def test_torchvision_fallback_is_central_crop_clamped_to_ratio():
+    out = augment.random_resized_crop(COLOUR_F, (20, 20), scale=(1.0, 1.0),
+                                      ratio=(1.0, 1.0), seed=3, sampling="torchvision")
+    # No 22 x 22 square (the image's area) fits in 20 x 24: the central 20 x 20 is used.
+    np.testing.assert_allclose(out, COLOUR_F[:, 2:22], atol=1e-6)
+    # Dynamic image shapes, as in a tf.data map over images of any size.
+    crop = tf.function(
+        lambda x: augment.random_resized_crop(x, 12, seed=1, sampling="torchvision"),
+        input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    for image in (COLOUR_U8, COLOUR_U8[:15, :11]):
+        _check(crop(image), 12, 3)
+
+
+def test_crop_sampling_through_views_and_settings():
+    from tfssl.presets import resolve_settings
+
+    settings = resolve_settings("simclr")
+    assert settings["crop_sampling"] == "simclr"
+    views = augment.views_from_settings(dict(settings, crop_sampling="torchvision"))
+    assert [v["crop_sampling"] for v in views] == ["torchvision"] * 2
+    assert views[0]["image_size"] == 16
+    a = augment.simclr_augment(COLOUR_U8, seed=4, **views[0])
+    b = augment.simclr_augment(COLOUR_U8, seed=4, **views[0])
+    np.testing.assert_array_equal(a, b)
+    _check(a, 16, 3)
+    default = augment.views_from_settings(settings)[0]
+    assert not np.allclose(a, augment.simclr_augment(COLOUR_U8, seed=4, **default))
+    ds = augment.add_view_set(_labelled_ds(), views, seed=0)
+    first, again = _collect(ds.take(2)), _collect(augment.add_view_set(
+        _labelled_ds(), views, seed=0).take(2))
+    np.testing.assert_array_equal(first[0][0], again[0][0])
+    with pytest.raises(UsageError, match=r"^crop_sampling='pytorch': expected one of "
+                                         r"'simclr', 'torchvision'$"):
+        augment.views_from_settings(dict(settings, crop_sampling="pytorch"))
+    with pytest.raises(UsageError, match="crop_sampling='uniform'"):
+        augment.random_resized_crop(COLOUR_U8, 8, sampling="uniform")

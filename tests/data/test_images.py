@@ -146,3 +146,27 @@ def test_cifar10_archive_from_shared_data(shared_data):
     assert test.images.shape == (5000, 32, 32, 3)
     assert np.bincount(test.labels).tolist() == [500] * 10
     assert 60 < test.images.mean() < 190 and test.images.std() > 30
+
+
+def test_from_arrays_integer_and_float_ranges():
+    pixels = np.array([[0, 100], [200, 255]])
+    for dtype in (np.uint8, np.int16, np.int32, np.int64, np.uint16):
+        data = from_arrays(pixels[None].astype(dtype), source="mine")
+        assert data.images.dtype == np.uint8
+        np.testing.assert_array_equal(data.images[0, ..., 0], pixels)
+    floats = from_arrays(pixels[None] / 255.0)
+    np.testing.assert_array_equal(floats.images[0, ..., 0], pixels)
+    binary = from_arrays(np.array([[[True, False]]]))
+    np.testing.assert_array_equal(binary.images[0, ..., 0], [[255, 0]])
+    with pytest.raises(UsageError, match=r"^mine: integer values in -3\.\.300: expected "
+                                         r"0\.\.255"):
+        from_arrays(np.array([[[-3, 300]]], np.int64), source="mine")
+    with pytest.raises(UsageError, match=r"^mine: values up to 255\.0: expected floats in "
+                                         r"\[0, 1\] or integers in 0\.\.255"):
+        from_arrays(pixels[None].astype(np.float32), source="mine")
+    with pytest.raises(UsageError, match=r"^mine: values down to -0\.5"):
+        from_arrays(np.array([[[-0.5, 0.5]]]), source="mine")
+    with pytest.raises(UsageError, match=r"^mine: non-finite"):
+        from_arrays(np.array([[[np.nan, 0.5]]]), source="mine")
+    with pytest.raises(UsageError, match=r"^mine: expected numeric images"):
+        from_arrays(np.array([[["a", "b"]]]), source="mine")

@@ -1,6 +1,7 @@
 """tfssl.augment."""
 
 from tfssl.augment.views import (  # noqa: F401
+    CROP_SAMPLINGS,
     add_view_set,
     add_views,
     multi_crop,

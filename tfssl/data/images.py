@@ -12,7 +12,11 @@ Specs (``--dataset`` / ``--eval_dataset``):
 Images are decoded and resized once and kept in memory as uint8 (the decode cache);
 :mod:`tfssl.data.pipeline` turns them into shuffled, augmented, batched ``tf.data``.
 A deterministic, stratified held-out split (independent of the training seed) gives
-``split="test"`` for specs that have no test split of their own.
+``split="test"`` for specs that have no test split of their own;
+:func:`load_train_test` gives a run's training and held-out images, disjoint in every
+case (also for ``tfds:NAME:SPLIT``, whose written split wins in :func:`load_images`).
+Folders of gray images load with 1 channel, others with 3; :func:`match_channels`
+converts between them.
 """
 
 import dataclasses
@@ -21,8 +25,9 @@ import tarfile
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
-from tfssl.data.tfds_source import load_tfds, parse_tfds_spec
+from tfssl.data.tfds_source import load_tfds, parse_tfds_spec, tfds_builder
 from tfssl.errors import UsageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -62,16 +67,47 @@ class ImageData:
                          source or self.source)
 
 
+def _to_uint8(images, source):
+    """Integer images in 0..255, floats in [0, 1] or bools (1 = white) -> uint8, checked."""
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype == np.bool_:
+        return images.astype(np.uint8) * np.uint8(255)
+    expected = "expected floats in [0, 1] or integers in 0..255"
+    if not (np.issubdtype(images.dtype, np.integer) or
+            np.issubdtype(images.dtype, np.floating)):
+        raise UsageError(f"{source}: expected numeric images, got dtype {images.dtype} "
+                         f"({expected})")
+    if images.size == 0:
+        return images.astype(np.uint8)
+    low, high = images.min(), images.max()
+    if np.issubdtype(images.dtype, np.integer):
+        if low < 0 or high > 255:
+            raise UsageError(f"{source}: integer values in {low}..{high}: expected 0..255")
+        return images.astype(np.uint8)
+    if not np.all(np.isfinite([low, high])):
+        raise UsageError(f"{source}: non-finite values (NaN or inf): {expected}")
+    if high > 1.0 + 1e-3:
+        raise UsageError(f"{source}: values up to {float(high)}: {expected}")
+    if low < -1e-3:
+        raise UsageError(f"{source}: values down to {float(low)}: {expected}")
+    return np.clip(np.round(images.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
 def from_arrays(images, labels=None, class_names=None, image_size=None, source="arrays"):
-    """NumPy images ``(N, H, W[, C])`` (uint8, or float in [0, 1]) -> :class:`ImageData`."""
+    """NumPy images ``(N, H, W[, C])`` -> :class:`ImageData` (uint8).
+
+    Integer images (any integer dtype) must lie in 0..255, float images in [0, 1];
+    bool images become 0 / 255. Anything else is a :class:`UsageError` naming ``source``
+    and the values seen.
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise UsageError(f"{source}: expected images of shape (N, H, W[, 1|3]), "
                          f"got {images.shape}")
-    if images.dtype != np.uint8:
-        images = np.clip(np.round(images.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+    images = _to_uint8(images, source)
     if image_size and images.shape[1:3] != (image_size, image_size):
         images = _resize(images, image_size)
     if labels is None:
@@ -156,17 +192,28 @@ def _labels_from_paths(relpaths):
 
 
 def _decode_all(blobs, names, image_size):
-    """Decodes encoded images in parallel with tf.data; names the first unreadable file."""
+    """Decodes encoded images in parallel with tf.data; names the first unreadable file.
+
+    Returns ``(N, size, size, C)`` uint8 with ``C = 1`` when every image is gray and
+    ``C = 3`` otherwise. Gray means gray content, whatever the file stores: 1 channel,
+    gray + alpha, or colour channels that are all equal (a palette PNG with a gray
+    palette, a GIF, an RGB(A) file of a gray picture). Alpha is dropped.
+    """
 
     def decode(b):
-        img = tf.io.decode_image(b, channels=3, expand_animations=False)
+        img = tf.io.decode_image(b, channels=0, expand_animations=False)
+        img = tf.cond(tf.shape(img)[-1] < 3, lambda: tf.tile(img[..., :1], [1, 1, 3]),
+                      lambda: img[..., :3])
+        img.set_shape([None, None, 3])
+        gray = tf.reduce_all(tf.logical_and(tf.equal(img[..., 0], img[..., 1]),
+                                            tf.equal(img[..., 1], img[..., 2])))
         img = tf.image.resize(img, (image_size, image_size), antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8)
+        return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8), gray
 
     ds = tf.data.Dataset.from_tensor_slices(blobs).map(
         decode, num_parallel_calls=tf.data.AUTOTUNE).batch(512)
     try:
-        return np.concatenate([b.numpy() for b in ds])
+        batches = [(x.numpy(), g.numpy()) for x, g in ds]
     except tf.errors.InvalidArgumentError:
         for name, b in zip(names, blobs):
             try:
@@ -175,6 +222,10 @@ def _decode_all(blobs, names, image_size):
                 raise UsageError(f"unreadable image {name}: not a valid "
                                  "JPEG/PNG/BMP/GIF file") from None
         raise
+    images = np.concatenate([x for x, _ in batches])
+    if all(g.all() for _, g in batches):
+        images = np.ascontiguousarray(images[..., :1])
+    return images
 
 
 def load_folder(path, image_size=32, split="all", test_fraction=0.1):
@@ -258,3 +309,104 @@ def load_images(spec, image_size=32, split="train", data_dir=None, download=Fals
         name, tsplit = parse_tfds_spec(spec, default_split=split if split != "all" else "train")
         return load_tfds_images(name, tsplit, image_size, data_dir, download)
     raise UsageError(f"unknown image dataset spec {spec!r}: expected {IMAGE_SPECS}")
+
+
+HOLDOUT_FRACTION = {"digits": 0.2, "folder": 0.1, "tfds": 0.1}
+
+
+def _source_key(spec):
+    """What identifies a spec's images: ``("digits",)``, ``("folder", realpath)`` or
+    ``("tfds", name, split)`` with the split a training spec resolves to."""
+    if not isinstance(spec, str) or not spec:
+        raise UsageError(f"dataset spec {spec!r}: expected {IMAGE_SPECS}")
+    if spec == "digits":
+        return ("digits",)
+    if spec.startswith("folder:"):
+        return ("folder", os.path.realpath(os.path.expanduser(spec[len("folder:"):])))
+    if spec.startswith("tfds:"):
+        name, split = parse_tfds_spec(spec, default_split="")
+        return ("tfds", name, split or "train")
+    raise UsageError(f"unknown image dataset spec {spec!r}: expected {IMAGE_SPECS}")
+
+
+def _split_held_out(data, fraction):
+    """``(train, test)`` parts of ``data``: :func:`holdout_split` (stratified, fixed seed)."""
+    label = f"held-out {round(fraction * 100)}%"
+    return (data.subset(holdout_split(data.labels, fraction, "train"),
+                        f"{data.source} without the {label}"),
+            data.subset(holdout_split(data.labels, fraction, "test"),
+                        f"{data.source} {label}"))
+
+
+def load_train_test(dataset, eval_dataset=None, *, image_size=32, data_dir=None,
+                    download=False):
+    """The training images (kNN memory bank) and held-out images of a run, disjoint.
+
+    * ``eval_dataset`` is None or the same source as ``dataset`` (the same spec, the
+      same real folder, or the same tfds name and split, ``tfds:x`` meaning
+      ``tfds:x:train``): ``digits`` and ``folder:`` are cut into a deterministic,
+      stratified held-out part (20% / 10%) and the rest; ``tfds:NAME`` gives its
+      ``train`` and ``test`` splits (a held-out 10% of ``train`` when it has no
+      ``test``); ``tfds:NAME:SPLIT`` gives a held-out 10% of SPLIT and the rest.
+    * ``eval_dataset`` is another source: all of ``dataset`` (``tfds:``: its split, or
+      ``train``) for training and all of ``eval_dataset`` (``tfds:``: its split, or
+      ``test`` when it has one, else ``train``) for evaluation.
+
+    The held-out parts never depend on a training seed. Channel counts are those of
+    the files; see :func:`match_channels`.
+
+    Returns:
+        ``(train, test)`` :class:`ImageData`.
+    """
+    common = dict(image_size=image_size, data_dir=data_dir, download=download)
+    key = _source_key(dataset)
+    if eval_dataset is None or _source_key(eval_dataset) == key:
+        kind = key[0]
+        if kind == "tfds":
+            name, explicit = parse_tfds_spec(dataset, default_split="")
+            if not explicit and "test" in tfds_builder(name, data_dir, download).info.splits:
+                return (load_tfds_images(name, "train", **common),
+                        load_tfds_images(name, "test", **common))
+            data = load_tfds_images(name, explicit or "train", **common)
+        else:
+            data = load_images(dataset, split="all", **common)
+            data.source = "digits" if kind == "digits" else data.source
+        return _split_held_out(data, HOLDOUT_FRACTION[kind])
+    train = _load_whole(dataset, "train", common)
+    return train, _load_whole(eval_dataset, "test", common)
+
+
+def _load_whole(spec, role, common):
+    """All images of ``spec``; a ``tfds:NAME`` without split: ``train`` for training,
+    ``test`` (else ``train``) for evaluation."""
+    if not spec.startswith("tfds:"):
+        return load_images(spec, split="all", **common)
+    name, split = parse_tfds_spec(spec, default_split="")
+    if not split:
+        split = "train"
+        if role == "test" and "test" in tfds_builder(
+                name, common["data_dir"], common["download"]).info.splits:
+            split = "test"
+    return load_tfds_images(name, split, **common)
+
+
+def match_channels(data, channels):
+    """``data`` with ``channels`` (1 or 3) channels: gray is replicated to 3 channels,
+    colour becomes its luminance (``tf.image.rgb_to_grayscale``). The same count returns
+    ``data`` itself; a conversion is logged (one warning line naming the source)."""
+    have = data.images.shape[-1]
+    if channels not in (1, 3):
+        raise UsageError(f"match_channels: channels={channels!r}, expected 1 or 3")
+    if have == channels:
+        return data
+    if channels == 3:
+        images = np.repeat(data.images, 3, axis=-1)
+    else:
+        images = np.concatenate([
+            tf.image.rgb_to_grayscale(data.images[i:i + 4096]).numpy()
+            for i in range(0, len(data.images), 4096)]) if len(data.images) else \
+            np.zeros(data.images.shape[:-1] + (1,), np.uint8)
+    logging.warning("%s: converted %d images from %d to %d channel%s (%s)", data.source,
+                    len(images), have, channels, "s" if channels > 1 else "",
+                    "gray replicated" if channels == 3 else "luminance")
+    return ImageData(images, data.labels, data.class_names, data.source)

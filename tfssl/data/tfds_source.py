@@ -12,13 +12,8 @@ def parse_tfds_spec(spec, default_split="train"):
     return name, (split or default_split)
 
 
-def load_tfds(name, split, data_dir=None, download=False):
-    """Returns ``(builder, tf.data.Dataset of feature dicts)`` for a tfds dataset.
-
-    With ``download=False`` the dataset must already be prepared in ``data_dir``;
-    otherwise a :class:`UsageError` says so. With ``download=True`` a failed download
-    (for example on a machine without network) is also reported in one line.
-    """
+def tfds_builder(name, data_dir=None, download=False):
+    """The prepared tfds builder of ``name`` (see :func:`load_tfds` for the failures)."""
     import tensorflow_datasets as tfds
 
     try:
@@ -40,6 +35,17 @@ def load_tfds(name, split, data_dir=None, download=False):
                 f"tfds dataset {name!r}: download failed ({type(e).__name__}: {first}); "
                 "check the network or prepare it elsewhere and pass --data_dir"
             ) from None
+    return builder
+
+
+def load_tfds(name, split, data_dir=None, download=False):
+    """Returns ``(builder, tf.data.Dataset of feature dicts)`` for a tfds dataset.
+
+    With ``download=False`` the dataset must already be prepared in ``data_dir``;
+    otherwise a :class:`UsageError` says so. With ``download=True`` a failed download
+    (for example on a machine without network) is also reported in one line.
+    """
+    builder = tfds_builder(name, data_dir, download)
     splits = builder.info.splits
     base_split = split.split("[")[0]
     if base_split not in splits:

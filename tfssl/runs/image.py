@@ -8,19 +8,19 @@ from tfssl.eval.knn import DEFAULT_TEMPERATURE
 
 
 def load_image_split(settings):
-    """``(train, test)`` :class:`tfssl.data.ImageData` of a run's settings."""
-    from tfssl.data import load_images
+    """``(train, test)`` :class:`tfssl.data.ImageData` of a run's settings.
 
-    common = dict(image_size=settings["image_size"], data_dir=settings["data_dir"],
-                  download=settings["download"])
-    train = load_images(settings["dataset"], split="train", **common)
-    test = load_images(settings["eval_dataset"] or settings["dataset"], split="test",
-                       **common)
-    if test.images.shape[-1] != train.images.shape[-1]:
-        raise UsageError(f"--eval_dataset={test.source}: images have "
-                         f"{test.images.shape[-1]} channels, training data "
-                         f"{train.images.shape[-1]}")
-    return train, test
+    :func:`tfssl.data.load_train_test` (disjoint in every path); an eval set with
+    another channel count than the training data is converted to it
+    (:func:`tfssl.data.match_channels`).
+    """
+    from tfssl.data import load_train_test, match_channels
+
+    train, test = load_train_test(settings["dataset"], settings["eval_dataset"],
+                                  image_size=settings["image_size"],
+                                  data_dir=settings["data_dir"],
+                                  download=settings["download"])
+    return train, match_channels(test, train.images.shape[-1])
 
 
 class ImageTask:
