@@ -131,3 +131,31 @@ def test_text_run_needs_disjoint_labelled_files(text_run):
     with pytest.raises(UsageError, match="disjoint"):
         evaluate_run(str(text_run / "run"), train_dataset=same, dataset=same,
                      verbose=False)
+
+
+def _png_tree(root, mode, per_class=6):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for c in ("0", "1"):
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            shape = (10, 10) if mode == "L" else (10, 10, 3)
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(
+                root / c / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_transfer_to_folders_of_another_channel_count(image_run, tmp_path, mode):
+    """A digits run (1 channel) evaluated on gray and on colour PNG folders: transfer
+    through --train_dataset / --dataset, the colour images converted to luminance."""
+    train = _png_tree(tmp_path / "train", mode)
+    test = _png_tree(tmp_path / "test", mode, per_class=3)
+    r = evaluate(f"--model_dir={image_run}", f"--train_dataset=folder:{train}",
+                 f"--dataset=folder:{test}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["train_examples"] == 12 and result["eval_examples"] == 6  # used whole
+    assert ("converted 6 images from 3 to 1 channel" in r.stderr) == (mode == "RGB")
+    assert ("converted 12 images from 3 to 1 channel" in r.stderr) == (mode == "RGB")

@@ -51,6 +51,8 @@ _SETTINGS = {
     "stem": ("string", "ResNet stem: cifar | imagenet (default: cifar below 64 px)."),
     "image_size": ("integer", "Input resolution in pixels."),
     "min_crop_scale": ("float", "Smallest area fraction of the random resized crop."),
+    "crop_sampling": ("string", "Random resized crop sampling: simclr (TF's distorted "
+                      "bounding box, mean area 0.40 at 224 px) or torchvision (0.48)."),
     "color_jitter": ("float", "Colour-jitter strength s."),
     "flip": ("bool", "Random horizontal flip."),
     "blur": ("bool", "Gaussian blur (default: on from 96 px)."),
