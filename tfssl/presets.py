@@ -42,6 +42,7 @@ MODALITY_DEFAULTS = {
         epochs=20, batch_size=128, optimizer="adamw", learning_rate=2e-3,
         weight_decay=1e-4, warmup_epochs=1.5, min_crop_scale=0.3, color_jitter=0.5,
         flip=True, blur=None, solarize=0.0, knn_every=0, knn_k=DEFAULT_K,
+        label_free_every=0,
         crop_sampling="simclr"),  # or "torchvision" (tfssl.augment.random_resized_crop)
     # The text quick start: BERT tiny on CPython's own documentation.
     "text": dict(

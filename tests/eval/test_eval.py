@@ -51,3 +51,23 @@ def test_knn_monitor_logs_every_n_epochs():
                      verbose=0, callbacks=[monitor])
     assert sorted(monitor.history) == [1, 2]  # epoch 2 and the last epoch
     assert pytest.approx(hist.history["knn_top1"][-1]) == monitor.history[2]
+
+
+def test_float32_copy_of_a_reloaded_bfloat16_encoder(tmp_path):
+    """A .keras encoder saved from a mixed_bfloat16 run reloads with a float32 top level
+    and bfloat16 layers: evaluation must still run it in float32 (it did not)."""
+    from tfssl.encoders import image_encoder
+    from tfssl.eval import float32_copy
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        encoder = image_encoder("convnet", 8, 1, width=0.25)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    encoder.save(tmp_path / "encoder.keras")
+    reloaded = keras.saving.load_model(tmp_path / "encoder.keras")
+    copy = float32_copy(reloaded)
+    assert {layer.compute_dtype for layer in copy.layers} == {"float32"}
+    x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(copy(x), float32_copy(encoder)(x), rtol=1e-5, atol=1e-6)

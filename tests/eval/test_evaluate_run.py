@@ -29,7 +29,8 @@ def image_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("img") / "run"
     pretrain(method="simclr", dataset="digits", encoder="convnet", width=0.25,
              image_size=8, epochs=2, steps_per_epoch=2, batch_size=16, projection_dim=8,
-             projection_hidden_dim=16, knn_every=1, model_dir=str(run))
+             projection_hidden_dim=16, knn_every=1, label_free_every=1,
+             model_dir=str(run))
     return run
 
 
@@ -56,6 +57,9 @@ def test_image_protocol_all_writes_the_report(image_run):
     assert set(rob["corruptions"]) == {"gaussian_noise", "jpeg"}
     assert all(len(v) == 2 for v in rob["corruptions"].values())
     assert report["knn_history"] == metrics["knn_history"]
+    # Label-free metrics as a callback during pretraining (--label_free_every).
+    assert [h["epoch"] for h in metrics["label_free_history"]] == [1, 2]
+    assert all(1 <= h["rankme"] <= h["dims"] for h in metrics["label_free_history"])
     out = image_run / "eval"
     written = json.loads((out / "report.json").read_text())
     assert written["summary"]["knn_top1"] == p["knn"]["top1"]

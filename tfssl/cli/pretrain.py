@@ -58,6 +58,9 @@ _SETTINGS = {
     "blur": ("bool", "Gaussian blur (default: on from 96 px)."),
     "solarize": ("float", "Solarize probability."),
     "knn_every": ("integer", "Log kNN top-1 every N epochs (0: only at the end)."),
+    "label_free_every": ("integer", "Log label-free metrics (RankMe, alignment, "
+                         "uniformity, std, NMI) of the held-out images every N epochs "
+                         "(0: never)."),
     "knn_k": ("integer", "Neighbours for kNN evaluation."),
     # text
     "vocab_size": ("integer", "WordPiece vocabulary size."),

@@ -88,3 +88,8 @@ class LabelFreeMonitor(keras.callbacks.Callback):
         self.history[epoch] = metrics
         if logs is not None:
             logs.update({f"lf_{k}": v for k, v in metrics.items()})
+
+    def history_records(self):
+        """``{"label_free_history": [{"epoch": 1-based epoch, "rankme": ..., ...}]}``."""
+        return {"label_free_history": [dict(epoch=int(e) + 1, **m)
+                                       for e, m in sorted(self.history.items())]}

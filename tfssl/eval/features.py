@@ -13,7 +13,8 @@ def float32_copy(model):
     """
     import keras
 
-    if getattr(model, "compute_dtype", "float32") == "float32":
+    if all(getattr(layer, "compute_dtype", "float32") == "float32"
+           for layer in _all_layers(model)):
         return model
 
     def clone(layer):
@@ -22,6 +23,14 @@ def float32_copy(model):
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _all_layers(layer):
+    """``layer`` and every layer nested in it (a reloaded ``.keras`` model keeps its
+    layers' own policies under a float32 top level)."""
+    yield layer
+    for child in getattr(layer, "layers", None) or []:
+        yield from _all_layers(child)
 
 
 def extract_features(encoder, images, batch_size=256):

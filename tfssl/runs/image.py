@@ -76,12 +76,17 @@ class ImageTask:
                              stem=s["stem"], width=s["width"])
 
     def callbacks(self):
-        from tfssl.eval import KNNMonitor
+        from tfssl.eval import KNNMonitor, LabelFreeMonitor
 
         s = self.settings
+        out = []
         if self.labelled and s["knn_every"]:
-            return [KNNMonitor(self.train, self.test, every=s["knn_every"], k=s["knn_k"])]
-        return []
+            out.append(KNNMonitor(self.train, self.test, every=s["knn_every"], k=s["knn_k"]))
+        if s["label_free_every"]:
+            out.append(LabelFreeMonitor(self.test if len(self.test) else self.train,
+                                        every=s["label_free_every"],
+                                        seed=s["seed"]))
+        return out
 
     def evaluate(self, model, encoder):
         """kNN top-1 of the pretrained encoder and of the same one at random init."""
