@@ -1,4 +1,4 @@
-"""The catalogue: recipes over presets, no invented numbers, tfssl-pretrain --list_presets."""
+"""The catalogue: recipes over presets, no invented numbers, --list_presets."""
 
 import pytest
 

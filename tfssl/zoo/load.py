@@ -107,8 +107,9 @@ class TextPipeline:
     def tokenize(self, texts):
         import tensorflow as tf
 
-        return self._encode(tf.constant(texts, tf.string) if isinstance(texts, (list, tuple))
-                            else tf.convert_to_tensor(texts, tf.string))
+        if isinstance(texts, (list, tuple)):
+            texts = tf.constant(texts, tf.string)
+        return self._encode(tf.convert_to_tensor(texts, tf.string))
 
     def __call__(self, texts, training=False):
         import tensorflow as tf
