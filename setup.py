@@ -39,6 +39,7 @@ setup(
             "tfssl-pretrain=tfssl.cli.pretrain:run_main",
             "tfssl-evaluate=tfssl.cli.evaluate:run_main",
             "tfssl-finetune=tfssl.cli.finetune:run_main",
+            "tfssl-export=tfssl.cli.export:run_main",
         ],
     },
 )

@@ -4,6 +4,7 @@
     tfssl-pretrain --method=byol           # any registered method, on its defaults
     tfssl-pretrain --method=mlm            # BERT MLM on CPython's own documentation
     tfssl-pretrain --preset=simclr_cifar10 --dataset=folder:/data/cifar10
+    tfssl-pretrain --list_presets          # the zoo's entries and the presets; no training
 
 Parses the flags, merges the ones given over the recipe
 (:func:`tfssl.presets.resolve_settings`) and calls :func:`tfssl.runs.pretrain`. Every
@@ -104,6 +105,8 @@ def _define_flags():
 
 
 _FLAG_NAMES = _define_flags()
+flags.DEFINE_bool("list_presets", False, "Print the model zoo's entries (with their "
+                  "measured results) and the presets, one a line, and exit.")
 
 
 def main(argv):
@@ -113,6 +116,11 @@ def main(argv):
 
     if len(argv) > 1:
         raise UsageError(f"unexpected positional arguments: {' '.join(argv[1:])}")
+    if FLAGS.list_presets:
+        from tfssl.zoo import catalogue_lines
+
+        print("\n".join(catalogue_lines()), flush=True)
+        return
     given = {name: FLAGS[name].value for name in _FLAG_NAMES if FLAGS[name].present}
     pretrain(resolve_settings(**given))
 

@@ -1,0 +1,70 @@
+"""tfssl-export as a real process: the packed directory, refusals with one line, exit 2."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+from zoo_helpers import cli, error_lines
+
+
+def test_export_packs_a_loadable_entry(image_run, tmp_path):
+    import tensorflow as tf
+
+    from tfssl.zoo import load
+
+    out = tmp_path / "zoo" / "simclr"
+    proc = cli("export", f"--model_dir={image_run}", f"--to={out}", "--name=digits_simclr")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tfssl-export: wrote" in proc.stdout
+    assert sorted(os.listdir(out)) == ["README.md", "card.json", "encoder.keras",
+                                       "saved_model"]
+    assert sorted(os.listdir(out.parent)) == ["simclr"]  # no temporary left behind
+    card = json.loads((out / "card.json").read_text())
+    assert card["name"] == "digits_simclr" and card["method"] == "simclr"
+    entry = load(str(out))
+    images = np.random.default_rng(1).integers(0, 256, (2, 8, 8, 1), dtype=np.uint8)
+    served = tf.saved_model.load(str(out / "saved_model"))
+    np.testing.assert_allclose(served.serve_uint8(images).numpy(),
+                               entry.model.predict(images, verbose=0), atol=1e-5)
+
+    # An existing non-empty directory is refused, then replaced with --overwrite.
+    proc = cli("export", f"--model_dir={image_run}", f"--to={out}")
+    assert proc.returncode == 2
+    (line,) = error_lines(proc, "tfssl-export")
+    assert f"--to={out}: exists and is not empty; give --overwrite" in line
+    assert "Traceback" not in proc.stderr
+    (out / "stale.txt").write_text("x")
+    proc = cli("export", f"--model_dir={image_run}", f"--to={out}", "--overwrite")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (out / "stale.txt").exists() and (out / "card.json").is_file()
+
+
+def test_missing_or_unfinished_run(image_run, tmp_path):
+    proc = cli("export", f"--model_dir={tmp_path / 'nothing'}", f"--to={tmp_path / 'o'}")
+    assert proc.returncode == 2
+    (line,) = error_lines(proc, "tfssl-export")
+    assert "no config.json" in line
+    run = tmp_path / "run"
+    shutil.copytree(image_run, run)
+    os.remove(run / "metrics.json")
+    proc = cli("export", f"--model_dir={run}", f"--to={tmp_path / 'o'}")
+    assert proc.returncode == 2
+    (line,) = error_lines(proc, "tfssl-export")
+    assert "no metrics.json; the run has not finished" in line
+    proc = cli("export", f"--model_dir={image_run}")
+    assert proc.returncode == 2 and "--to=DIR is required" in error_lines(
+        proc, "tfssl-export")[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_refuses_to_write_over_the_run(image_run, tmp_path):
+    from tfssl.errors import UsageError
+    from tfssl.zoo import export_run
+
+    import pytest
+
+    with pytest.raises(UsageError, match="is \\(or contains\\) the run folder"):
+        export_run(str(image_run), str(image_run.parent), overwrite=True)
+    assert (image_run / "metrics.json").is_file()
