@@ -38,6 +38,7 @@ def test_pretrain_evaluate_and_export(tmp_path):
         assert key in metrics
     assert 0 < metrics["knn_top1"] <= 1
     assert [h["epoch"] for h in metrics["knn_history"]] == [1]  # for the report's curve
+    assert metrics["hardware"]["cpu_cores"] >= 1 and metrics["versions"]["tensorflow"]
     assert (run / "keras" / "model.keras").is_file()
     assert not (run / "backup").exists()  # removed after a completed run
     assert list((run / "logs").glob("train/events.out.tfevents*"))

@@ -29,6 +29,7 @@ import os
 import time
 
 from tfssl.errors import UsageError
+from tfssl.runs.machine import hardware, versions
 from tfssl.runs.files import (  # noqa: F401
     replace_dir_atomic, save_keras_atomic, update_json_atomic, write_json_atomic)
 
@@ -190,6 +191,7 @@ def pretrain(settings=None, **overrides):
     replace_dir_atomic(lambda p: task.export(encoder, p),
                        os.path.join(model_dir, RUN_FILES["export"]))
     metrics["wall_seconds"] = round(time.time() - start, 1)
+    metrics["hardware"], metrics["versions"] = hardware(), versions()  # for model cards
     # Keeps the sections other tools wrote (evaluations, finetune); an unreadable file
     # is replaced.
     update_json_atomic(os.path.join(model_dir, RUN_FILES["metrics"]),

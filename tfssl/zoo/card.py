@@ -8,9 +8,10 @@ and :func:`write_card` writes it as ``card.json`` plus a human ``README.md``.
 import datetime
 import json
 import os
-import platform
 
 from tfssl.errors import UsageError
+
+from tfssl.runs.machine import hardware, versions  # noqa: F401 (re-exported)
 
 __all__ = ["card_from_run", "write_card", "render_readme", "data_licence", "hardware",
            "CARD_FILE", "README_FILE"]
@@ -45,42 +46,6 @@ def data_licence(spec):
         if needle in text:
             return {"name": name, "licence": licence}
     return {"name": spec, "licence": "unknown: check the data's own terms"}
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def hardware():
-    """This machine: platform, CPU model and cores, GPUs (names from ``tf.config``)."""
-    import tensorflow as tf
-
-    gpus = []
-    for device in tf.config.list_physical_devices("GPU"):
-        try:
-            details = tf.config.experimental.get_device_details(device)
-        except (ValueError, RuntimeError):
-            details = {}
-        gpus.append(details.get("device_name", device.name))
-    return {"platform": platform.platform(), "cpu": _cpu_model(),
-            "cpu_cores": os.cpu_count(), "gpus": gpus}
-
-
-def versions():
-    import keras
-    import tensorflow as tf
-
-    import tfssl
-
-    return {"tfssl": tfssl.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "python": platform.python_version()}
 
 
 def _read_json(path, flag, what):
