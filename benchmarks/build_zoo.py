@@ -66,14 +66,8 @@ FLAGS = flags.FLAGS
 RUNS = "_runs"
 # Data-spec prefixes whose rest is a file system path.
 _PATH_SPECS = ("folder:", "textfile:", "labeled_text:")
-RESULTS_HEADER = '''"""Measured results of trained zoo entries: entry name -> the headline numbers of its
-card (``knn_top1``, ``knn_top1_random_init``, ``masked_accuracy``, ``train_seconds``,
-``hardware``, ...), written by a script from a trained run's ``card.json``
-(:func:`tfssl.zoo.card_from_run`). Nothing is entered by hand: an entry that has not been
-trained and measured is absent.
-"""
-
-'''
+# The checkout's results.py: the header (docstring) a new results file starts with.
+RESULTS_FILE = os.path.join(REPO, "tfssl", "zoo", "results.py")
 
 
 def parse_pairs(items, flag):
@@ -168,9 +162,11 @@ def python_literal(value, indent=0):
 
 
 def read_results(path):
-    """(header source, RESULTS dict) of an existing results.py, else the defaults."""
+    """(header source, RESULTS dict) of an existing results.py; for a new file, the
+    header of the checkout's ``tfssl/zoo/results.py`` and no results."""
     if not os.path.isfile(path):
-        return RESULTS_HEADER, {}
+        header, _ = read_results(RESULTS_FILE)
+        return header, {}
     with open(path, encoding="utf-8") as f:
         source = f.read()
     tree = ast.parse(source)

@@ -102,3 +102,75 @@ def test_methods_cifar10_smoke(tmp_path):
         assert out["benchmark"] == "methods_cifar10" and out["steps"] >= 1
         assert 0.0 <= out["knn_top1"] <= 1.0 and 0.0 <= out["knn_top1_random_init"] <= 1.0
         assert out["preset"] == f"{out['method']}_cifar10" and out["projection_dim"] == 8
+
+
+def _run_build_zoo(tmp_path, *args, timeout=300):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    return subprocess.run([sys.executable, os.path.join(BENCH, "build_zoo.py"), *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=str(tmp_path), env=env)
+
+
+def test_build_zoo_smoke(tmp_path):
+    """A tiny digits entry, trained, evaluated, packed and written into results.py;
+    run from outside the checkout."""
+    import runpy
+
+    results = tmp_path / "results.py"
+    original = open(os.path.join(REPO, "tfssl", "zoo", "results.py"),
+                    encoding="utf-8").read()
+    results.write_text(original, encoding="utf-8")
+    proc = _run_build_zoo(
+        tmp_path, f"--out={tmp_path / 'zoo'}", "--entries=deepcluster_digits",
+        "--settings=epochs=1,steps_per_epoch=1,batch_size=32,encoder=convnet,width=0.25,"
+        "num_clusters=10,jit_compile=false", "--eval_settings=linear_epochs=2",
+        f"--write_results={results}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 1, proc.stdout
+    out = lines[0]
+    assert out["benchmark"] == "build_zoo" and out["entry"] == "deepcluster_digits"
+    assert out["method"] == "deepcluster" and out["encoder"] == "convnet"
+    assert 0.0 <= out["knn_top1"] <= 1.0 and 0.0 <= out["linear_top1"] <= 1.0
+    assert out["wall_seconds"] > 0 and out["steps"] == 1
+    entry = tmp_path / "zoo" / "deepcluster_digits"
+    for name in ("encoder.keras", "card.json", "README.md", "saved_model"):
+        assert (entry / name).exists(), name
+    card = json.loads((entry / "card.json").read_text(encoding="utf-8"))
+    assert card["name"] == "deepcluster_digits"
+    assert [e["linear_top1"] for e in card["evaluations"]] == [out["linear_top1"]]
+    # The written file keeps results.py's docstring and holds the card's numbers.
+    written = results.read_text(encoding="utf-8")
+    assert written.startswith(original.split("RESULTS =")[0])
+    got = runpy.run_path(str(results))["RESULTS"]
+    assert set(got) == {"deepcluster_digits"}
+    row = got["deepcluster_digits"]
+    assert row["knn_top1"] == out["knn_top1"] and row["linear_top1"] == out["linear_top1"]
+    assert row["train_seconds"] == card["training"]["train_seconds"]
+    assert row["hardware"]["cpu_cores"] == card["hardware"]["cpu_cores"]
+    from tfssl.zoo import format_results
+
+    assert format_results(row).startswith(f"knn {row['knn_top1']:.3f}")
+
+
+def test_build_zoo_missing_data(tmp_path):
+    """Catalogue paths resolve against --checkout; absent data: one line, exit 2."""
+    checkout = tmp_path / "elsewhere" / "repo"
+    checkout.mkdir(parents=True)
+    proc = _run_build_zoo(tmp_path, f"--out={tmp_path / 'zoo'}",
+                          "--entries=simclr_cifar10_convnet", f"--checkout={checkout}",
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stdout == ""
+    last = proc.stderr.strip().splitlines()[-1]
+    assert str(tmp_path / "elsewhere" / "shared" / "data" / "cifar10") in last
+    assert not (tmp_path / "zoo").exists()
+
+
+def test_build_zoo_refuses_out_inside_checkout(tmp_path):
+    proc = _run_build_zoo(tmp_path, f"--out={os.path.join(REPO, 'zoo-out')}",
+                          "--entries=deepcluster_digits", timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "outside" in proc.stderr.strip().splitlines()[-1]
+    assert not os.path.exists(os.path.join(REPO, "zoo-out"))
