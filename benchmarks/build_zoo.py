@@ -220,7 +220,7 @@ def adopt_run(src, model_dir):
     """Copies a finished run folder (without its backups) to ``model_dir``."""
     if not os.path.isfile(os.path.join(src, "metrics.json")):
         raise UsageError(f"--reuse_run: {src} has no metrics.json (not a finished "
-                             "tfssl-pretrain run)")
+                         "tfssl-pretrain run)")
     shutil.copytree(src, model_dir, ignore=shutil.ignore_patterns("backup"))
 
 
@@ -253,7 +253,7 @@ def main(argv):
     out = os.path.abspath(FLAGS.out)
     if _inside(out, REPO):
         raise UsageError(f"--out={FLAGS.out}: inside the checkout {REPO}; choose a "
-                             "directory outside it (e.g. /tmp/tfssl-zoo)")
+                         "directory outside it (e.g. /tmp/tfssl-zoo)")
     root = os.path.abspath(FLAGS.checkout or REPO)
     import keras
 
@@ -264,13 +264,13 @@ def main(argv):
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"--entries: unknown {', '.join(unknown)}; expected all or "
-                             f"some of {', '.join(known)}")
+                         f"some of {', '.join(known)}")
     reused = {}
     for item in FLAGS.reuse_run:
         name, sep, path = item.partition("=")
         if not sep or name not in names:
             raise UsageError(f"--reuse_run={item!r}: expected NAME=DIR with NAME one "
-                                 f"of the entries built ({', '.join(names)})")
+                             f"of the entries built ({', '.join(names)})")
         reused[name] = os.path.abspath(path)
     extra = parse_pairs(FLAGS.settings, "settings")
     eval_settings = parse_pairs(FLAGS.eval_settings, "eval_settings")
@@ -279,20 +279,21 @@ def main(argv):
     stray = [k for k in extra if not any(k in s for s in settings.values())]
     if stray:
         raise UsageError(f"--settings: {', '.join(stray)} is a setting of none of "
-                             f"the entries {', '.join(names)}")
+                         f"the entries {', '.join(names)}")
     check_data(names, settings, reused)
 
     from tfssl.methods import registry
     from tfssl.runs import pretrain
 
+    for name in names:  # before anything is trained
+        for path in (settings[name]["model_dir"], os.path.join(out, name)):
+            if os.path.exists(path) and os.listdir(path) and not FLAGS.overwrite:
+                raise UsageError(f"{path} exists and is not empty; give --overwrite "
+                                 "to rebuild it")
     measured = {}
     for name in names:
         start = time.time()
         model_dir, target = settings[name]["model_dir"], os.path.join(out, name)
-        for path in (model_dir, target):
-            if os.path.exists(path) and os.listdir(path) and not FLAGS.overwrite:
-                raise UsageError(f"{path} exists and is not empty; give --overwrite "
-                                     "to rebuild it")
         if os.path.exists(model_dir):
             shutil.rmtree(model_dir)
         keras.backend.clear_session()
