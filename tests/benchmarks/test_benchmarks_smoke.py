@@ -152,6 +152,17 @@ def test_build_zoo_smoke(tmp_path):
     from tfssl.zoo import format_results
 
     assert format_results(row).startswith(f"knn {row['knn_top1']:.3f}")
+    # --reuse_run adopts the finished run (a copy) instead of training it again.
+    run = tmp_path / "zoo" / "_runs" / "deepcluster_digits"
+    proc = _run_build_zoo(
+        tmp_path, f"--out={tmp_path / 'zoo2'}", "--entries=deepcluster_digits",
+        f"--reuse_run=deepcluster_digits={run}", "--protocol=knn")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reused = json.loads(proc.stdout.splitlines()[0])
+    assert reused["reused_run"] == str(run) and reused["steps"] == 1
+    assert reused["train_seconds"] == out["train_seconds"]
+    assert "RESULTS" in proc.stdout  # the literal to paste, without --write_results
+    assert (tmp_path / "zoo2" / "deepcluster_digits" / "encoder.keras").exists()
 
 
 def test_build_zoo_missing_data(tmp_path):
