@@ -62,6 +62,9 @@ def test_image_protocol_all_writes_the_report(image_run):
     assert all(1 <= h["rankme"] <= h["dims"] for h in metrics["label_free_history"])
     out = image_run / "eval"
     written = json.loads((out / "report.json").read_text())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "report.json").stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
     assert written["summary"]["knn_top1"] == p["knn"]["top1"]
     for png in ("knn_history", "embedding_map", "confusion_matrix", "robustness",
                 "label_fractions"):

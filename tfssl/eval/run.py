@@ -387,8 +387,12 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
         with open(metrics_path, encoding="utf-8") as f:
             knn_history = json.load(f).get("knn_history", [])
     report = {"model_dir": os.path.abspath(model_dir), "method": spec.name,
-              "modality": spec.modality, "dataset": side.dataset,
-              "train_dataset": side.train_dataset, "train_examples": len(side.train),
+              "modality": spec.modality,
+              # What was used: "SPEC held-out 10%" / "SPEC without the held-out 10%"
+              # when both come from one source.
+              "dataset": getattr(side.test, "source", None) or side.dataset,
+              "train_dataset": getattr(side.train, "source", None) or side.train_dataset,
+              "train_examples": len(side.train),
               "eval_examples": len(side.test), "protocols": results,
               "settings": {k: v for k, v in s.items()}, "knn_history": knn_history}
     report["summary"] = summarize(report)
