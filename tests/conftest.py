@@ -12,19 +12,27 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# TFSSL_TEST_DEVICES=gpu (benchmarks/gpu_check.sh) runs the two-replica tests on two
+# logical GPUs carved out of the first GPU instead of two logical CPUs.
+ON_GPU = os.environ.get("TFSSL_TEST_DEVICES", "cpu") == "gpu"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _two_logical_cpus():
-    """Two logical CPU devices for the tf.distribute tests.
+    """Two logical CPU devices (or GPUs, see ``ON_GPU``) for the tf.distribute tests.
 
     A fixture rather than import-time code: under pytest-xdist the controller process then
     never imports TensorFlow (whose start-up chatter pytest would print after the summary).
     """
     import tensorflow as tf
 
-    cpus = tf.config.list_physical_devices("CPU")
+    kind = "GPU" if ON_GPU else "CPU"
+    devices = tf.config.list_physical_devices(kind)
+    if not devices:
+        pytest.exit("TFSSL_TEST_DEVICES=gpu but TensorFlow sees no GPU", returncode=2)
+    config = tf.config.LogicalDeviceConfiguration(memory_limit=4096 if ON_GPU else None)
     try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+        tf.config.set_logical_device_configuration(devices[0], [config] * 2)
     except RuntimeError:  # already initialised by an earlier import-time op
         pass
 
@@ -52,6 +60,9 @@ def cpu_strategy():
     """
     import tensorflow as tf
 
+    if ON_GPU:  # NCCL refuses two logical devices of one GPU; copy through one instead
+        return tf.distribute.MirroredStrategy(
+            ["/gpu:0", "/gpu:1"], cross_device_ops=tf.distribute.HierarchicalCopyAllReduce())
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
