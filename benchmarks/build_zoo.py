@@ -29,13 +29,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 from absl import flags
 
 from _common import REPO  # benchmarks/_common.py
 from tfssl.errors import UsageError
+from tfssl.runs.files import write_text_atomic
 
 flags.DEFINE_string("out", None, "Directory for the packed entries (OUT/NAME) and their "
                     "run folders (OUT/_runs/NAME); outside the checkout. Required.")
@@ -184,17 +184,7 @@ def write_results(path, new):
     results.update(new)
     text = header + "RESULTS = " + python_literal(results) + "\n"
     ast.literal_eval(text.split("RESULTS = ", 1)[1])  # never write what cannot be read
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".py", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_text_atomic(path, text)
     return results
 
 

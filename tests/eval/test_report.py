@@ -184,7 +184,7 @@ def test_failure_before_writing_keeps_the_previous_report(tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report_module, "_write_text_atomic", broken)
+    monkeypatch.setattr(report_module, "write_text_atomic", broken)
     changed = make_report()
     changed["protocols"]["knn"]["top1"] = 0.1
     with pytest.raises(RuntimeError, match="disk full"):

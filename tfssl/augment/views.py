@@ -272,6 +272,19 @@ def random_grayscale(image, p=0.2, seed=None):
     return _maybe(p, _to_seed(seed), _gray, image)
 
 
+def separable_blur(image, kernel, radius):
+    """``image`` (H, W, C) convolved with the 1-D ``kernel`` (length ``2 * radius + 1``)
+    along rows and columns, edges padded symmetrically; same shape."""
+    channels = image.shape[-1]
+    k_h = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    k_w = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1])
+    padded = tf.pad(image[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
+                    mode="SYMMETRIC")
+    out = tf.nn.depthwise_conv2d(padded, k_h, [1, 1, 1, 1], "VALID")
+    out = tf.nn.depthwise_conv2d(out, k_w, [1, 1, 1, 1], "VALID")
+    return tf.reshape(out, tf.shape(image))
+
+
 def gaussian_blur(image, p=0.5, sigma=(0.1, 2.0), kernel_size=None, seed=None):
     """Gaussian blur with a random sigma, as a separable depthwise convolution.
 
@@ -303,14 +316,7 @@ def gaussian_blur(image, p=0.5, sigma=(0.1, 2.0), kernel_size=None, seed=None):
         offsets = tf.cast(tf.range(-radius, radius + 1), tf.float32)
         kernel = tf.exp(-tf.square(offsets) / (2.0 * tf.square(sd)))
         kernel /= tf.reduce_sum(kernel)
-        channels = x.shape[-1]
-        k_h = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1])
-        k_w = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1])
-        padded = tf.pad(x[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
-                        mode="SYMMETRIC")
-        out = tf.nn.depthwise_conv2d(padded, k_h, [1, 1, 1, 1], "VALID")
-        out = tf.nn.depthwise_conv2d(out, k_w, [1, 1, 1, 1], "VALID")
-        return tf.clip_by_value(tf.reshape(out, tf.shape(x)), 0.0, 1.0)
+        return tf.clip_by_value(separable_blur(x, kernel, radius), 0.0, 1.0)
 
     if isinstance(radius, int) and radius == 0:
         return image

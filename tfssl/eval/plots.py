@@ -10,8 +10,6 @@ functions, so ``import tfssl`` does not pay for them.
 """
 
 import math
-import os
-import tempfile
 
 import numpy as np
 
@@ -323,16 +321,7 @@ def save_figure(fig, path, dpi=100):
     Returns:
         ``path``.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a PNG is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    from tfssl.runs.files import write_atomic
+
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi), binary=True)
     return path

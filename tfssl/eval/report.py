@@ -11,14 +11,13 @@ gets no row / no plot, a missing or NaN number reads ``—``.
 
 import math
 import os
-import tempfile
 import warnings
 
 import numpy as np
 
 from tfssl.errors import UsageError
 from tfssl.eval.plots import PROBE_NAMES
-from tfssl.runs.files import write_json_atomic
+from tfssl.runs.files import write_json_atomic, write_text_atomic
 
 __all__ = ["write_report", "report_markdown", "report_figures", "to_jsonable",
            "REPORT_FILES", "PLOT_FILES"]
@@ -288,21 +287,6 @@ def report_figures(report, embedding=None, embedding_method="pca"):
                                                           embedding_method)}
 
 
-def _write_text_atomic(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_report(out_dir, report, embedding=None):
     """Writes the evaluation report into ``out_dir`` (created if needed).
 
@@ -349,5 +333,5 @@ def write_report(out_dir, report, embedding=None):
     written = to_jsonable(written)
     markdown = report_markdown(written)  # before any report file is replaced
     write_json_atomic(os.path.join(out_dir, REPORT_FILES["json"]), written)
-    _write_text_atomic(os.path.join(out_dir, REPORT_FILES["markdown"]), markdown)
+    write_text_atomic(os.path.join(out_dir, REPORT_FILES["markdown"]), markdown)
     return written

@@ -48,6 +48,7 @@ import string
 import numpy as np
 import tensorflow as tf
 
+from tfssl.augment.views import separable_blur
 from tfssl.errors import UsageError
 
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -110,14 +111,7 @@ def _gaussian_blur(x, sigma):
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     kernel = np.exp(-offsets ** 2 / (2.0 * sigma ** 2))
     kernel = tf.constant(kernel / kernel.sum(), tf.float32)
-    channels = x.shape[-1]
-    k_h = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, channels, 1])
-    k_w = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, channels, 1])
-    padded = tf.pad(x[None], [[0, 0], [radius, radius], [radius, radius], [0, 0]],
-                    mode="SYMMETRIC")
-    out = tf.nn.depthwise_conv2d(padded, k_h, [1, 1, 1, 1], "VALID")
-    out = tf.nn.depthwise_conv2d(out, k_w, [1, 1, 1, 1], "VALID")
-    return tf.reshape(out, tf.shape(x))
+    return separable_blur(x, kernel, radius)
 
 
 def _contrast(x, factor):

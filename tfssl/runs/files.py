@@ -6,21 +6,43 @@ import shutil
 import tempfile
 
 
-def write_json_atomic(path, obj):
-    """Writes ``obj`` as JSON to ``path`` via a temporary file and rename."""
+def write_atomic(path, write, binary=False):
+    """Creates ``path`` through a temporary file in its folder and a rename.
+
+    ``write(f)`` writes the content to the open temporary file (text, UTF-8, or bytes
+    with ``binary``). A crash leaves any previous ``path`` whole and no temporary file.
+    The file gets the usual permissions (``mkstemp`` alone would make it 0600).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from others
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb" if binary else "w",
+                       **({} if binary else {"encoding": "utf-8"})) as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    return path
+
+
+def write_text_atomic(path, text):
+    """Writes the string ``text`` to ``path`` atomically (:func:`write_atomic`)."""
+    return write_atomic(path, lambda f: f.write(text))
+
+
+def write_json_atomic(path, obj):
+    """Writes ``obj`` as JSON to ``path`` atomically (:func:`write_atomic`)."""
+
+    def write(f):
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+    return write_atomic(path, write)
 
 
 def _umask():

@@ -261,18 +261,9 @@ def render_readme(card):
 
 def write_card(directory, card):
     """Writes ``card.json`` and ``README.md`` into ``directory``, each atomically."""
-    from tfssl.runs.files import write_json_atomic
+    from tfssl.runs.files import write_json_atomic, write_text_atomic
 
-    os.makedirs(directory, exist_ok=True)
     readme = render_readme(card)
     write_json_atomic(os.path.join(directory, CARD_FILE), card)
-    path = os.path.join(directory, README_FILE)
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(readme)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_text_atomic(os.path.join(directory, README_FILE), readme)
     return directory
