@@ -318,7 +318,8 @@ def load_run(model_dir):
 
 def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
                  batch_size=32, learning_rate=None, seed=0, scratch_baseline=True,
-                 max_length=None, verbose="auto", label_fraction=1.0):
+                 max_length=None, verbose="auto", label_fraction=1.0, steps=None,
+                 pooling="encoder", layer_decay=1.0):
     """Fine-tunes (or linearly probes) a pretrained MLM run on labelled text.
 
     Args:
@@ -331,6 +332,7 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         max_length: ids per text (default: the run's ``max_length``).
         label_fraction: train on a class-balanced, seeded fraction of ``train``
             (:func:`tfssl.data.subsets.label_fraction_indices`).
+        steps, pooling, layer_decay: as :func:`finetune_text_classifier`.
 
     Returns:
         ``{"pretrained": metrics, "scratch": metrics (or absent), "label_names": [...],
@@ -361,7 +363,8 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
                          f"{positions} positions")
     common = dict(max_length=max_length, lowercase=config.get("lowercase", True),
                   mode=mode, epochs=epochs, batch_size=batch_size,
-                  learning_rate=learning_rate, seed=seed, verbose=verbose)
+                  learning_rate=learning_rate, seed=seed, verbose=verbose, steps=steps,
+                  pooling=pooling, layer_decay=layer_decay)
     scratch_encoder = None
     if scratch_baseline:
         keras.utils.set_random_seed(seed)
