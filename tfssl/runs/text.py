@@ -160,7 +160,8 @@ class TextTask:
 
         keras.utils.set_random_seed(self.settings["seed"])
         return get_text_encoder(self.settings["encoder"], len(self.vocab),
-                                max_length=self.positions)
+                                max_length=self.positions,
+                                normalize_first=bool(self.settings.get("pre_norm", False)))
 
     def callbacks(self):
         return []
