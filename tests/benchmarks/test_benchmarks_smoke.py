@@ -185,3 +185,34 @@ def test_build_zoo_refuses_out_inside_checkout(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert "outside" in proc.stderr.strip().splitlines()[-1]
     assert not os.path.exists(os.path.join(REPO, "zoo-out"))
+
+def test_mlm_transfer_smoke(tmp_path, monkeypatch):
+    """Runner pretraining, keras-hub at equal steps, the label-fraction transfer curve:
+    one JSON line, on tiny text (no shared data needed)."""
+    monkeypatch.setenv("TFSSL_CACHE", str(tmp_path / "cache"))
+    words = ["quick", "slow", "tiny", "large", "clever", "plain"]
+    (tmp_path / "train.txt").write_text("\n".join(
+        f"line {i}: the {w} model reads text and predicts the masked {w} words"
+        for i, w in enumerate(words * 8)))
+    (tmp_path / "valid.txt").write_text("\n".join(
+        f"the {w} model reads the {w} words" for w in words))
+    pos, neg = ["a wonderful film", "great acting", "loved it", "a joy"], \
+        ["a dull film", "terrible acting", "hated it", "a chore"]
+    (tmp_path / "sst.txt").write_text("".join(f"1 {p}\n0 {n}\n" for p, n in
+                                              zip(pos * 3, neg * 3)))
+    out = run_script(
+        "mlm_transfer.py", f"--train_text=textfile:{tmp_path / 'train.txt'}",
+        f"--valid_text=textfile:{tmp_path / 'valid.txt'}",
+        f"--train_file=labeled_text:{tmp_path / 'sst.txt'}",
+        f"--eval_file=labeled_text:{tmp_path / 'sst.txt'}", "--minutes=0.02",
+        "--max_epochs=1", "--vocab_size=120", "--max_length=16", "--batch_size=4",
+        "--precision=float32", "--fractions=0.5,1.0", "--finetune_lrs=1e-3",
+        "--finetune_steps=2", "--finetune_batch_size=4", "--finetune_max_length=16",
+        "--select_size=4", f"--model_dir={tmp_path / 'run'}", timeout=600)
+    assert out["benchmark"] == "mlm_transfer" and out["pretrain_steps"] >= 1
+    assert 0.0 <= out["mlm_masked_accuracy"] <= 1.0
+    assert 0.0 <= out["kerashub_masked_accuracy"] <= 1.0
+    for f in ("0.5", "1"):
+        for side in ("pretrained", "scratch"):
+            assert 0.0 <= out[f"sst2_f{f}_{side}"] <= 1.0
+            assert out[f"sst2_f{f}_{side}_lr"] == 1e-3

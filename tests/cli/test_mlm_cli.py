@@ -4,20 +4,23 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+       # vocabularies are cached here, not in the user's ~/.cache/tfssl
+       "TFSSL_CACHE": tempfile.mkdtemp(prefix="tfssl_cache_")}
 CORPUS = "\n".join(
     f"line {i}: the {w} model reads text and predicts the masked {w} words again"
     for i, w in enumerate(["quick", "slow", "tiny", "large", "clever", "plain"] * 8))
 
 
-def pretrain(*args, cwd=REPO):
+def pretrain(*args, cwd=REPO, env=None):
     return subprocess.run([sys.executable, "-m", "tfssl.cli.pretrain", "--method=mlm",
-                           *args], capture_output=True, text=True, env=ENV, cwd=cwd,
-                          timeout=300)
+                           *args], capture_output=True, text=True, env=env or ENV,
+                          cwd=cwd, timeout=300)
 
 
 TINY = ["--encoder=bert_tiny", "--max_length=16", "--vocab_size=120", "--epochs=2",
@@ -87,3 +90,23 @@ def test_empty_corpus(tmp_path):
     empty.write_text("\n\n")
     r = pretrain(f"--dataset=textfile:{empty}", f"--model_dir={tmp_path / 'run'}", *TINY)
     _one_line_error(r, "empty")
+
+
+def test_vocabulary_trained_once_per_corpus(corpus, tmp_path):
+    """A second run on the same text reuses the cached vocabulary; another
+    --vocab_size trains (and caches) another one."""
+    env = {**ENV, "TFSSL_CACHE": str(tmp_path / "cache")}
+    text = f"--dataset=textfile:{corpus / 'train.txt'}"
+    tiny = [a for a in TINY if not a.startswith("--epochs")] + ["--epochs=1"]
+    metas = []
+    for i, extra in enumerate([[], [], ["--vocab_size=110"]]):
+        run = tmp_path / f"run{i}"
+        r = pretrain(text, f"--model_dir={run}", *tiny, *extra, env=env)
+        assert r.returncode == 0, r.stderr[-3000:]
+        metas.append(json.loads((run / "vocab.json").read_text()))
+        assert (run / "vocab.txt").read_text() == \
+            open(metas[-1]["cache_file"], encoding="utf-8").read()
+    assert [m["cache_hit"] for m in metas] == [False, True, False]
+    assert metas[0]["cache_file"] == metas[1]["cache_file"] != metas[2]["cache_file"]
+    assert sorted(os.listdir(tmp_path / "cache" / "vocab")) == sorted(
+        os.path.basename(m["cache_file"]) for m in (metas[0], metas[2]))

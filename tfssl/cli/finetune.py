@@ -33,6 +33,13 @@ flags.DEFINE_float("learning_rate", None,
 flags.DEFINE_integer("max_length", None, "Tokens per text (default: the run's).")
 flags.DEFINE_float("label_fraction", 1.0, "Train on this class-balanced, seeded "
                    "fraction of --train (e.g. 0.01, 0.1).")
+flags.DEFINE_integer("steps", None, "Train exactly this many steps instead of --epochs "
+                     "(the same budget at every --label_fraction).")
+flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
+                  "What the classifier reads: the encoder's pooled_output, the mean of "
+                  "the last layer, or its [CLS] position.")
+flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay: block i of L "
+                   "trains at lr * decay ** (L + 1 - i), the embeddings lowest (1 = off).")
 flags.DEFINE_integer("seed", 0, "Random seed (also of the --label_fraction subset).")
 flags.DEFINE_bool("scratch_baseline", True,
                   "Also train the same architecture from random initialisation.")
@@ -52,7 +59,8 @@ def main(argv):
         epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
         scratch_baseline=FLAGS.scratch_baseline, max_length=FLAGS.max_length,
-        label_fraction=FLAGS.label_fraction)
+        label_fraction=FLAGS.label_fraction, steps=FLAGS.steps, pooling=FLAGS.pooling,
+        layer_decay=FLAGS.layer_decay)
     path = os.path.join(FLAGS.model_dir, "metrics.json")
     update_json_atomic(path, lambda m: m.setdefault("finetune", {}).update({FLAGS.mode: result}))
     line = f"tfssl-finetune ({FLAGS.mode}): accuracy {result['pretrained']['accuracy']:.3f}"

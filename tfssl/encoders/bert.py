@@ -108,7 +108,7 @@ class TokenAt(keras.layers.Layer):
 
 def bert(vocab_size, num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim=None,
          max_length=DEFAULT_POSITIONS, dropout=0.1, pooling="mean",
-         layer_norm_epsilon=1e-12, name="bert"):
+         layer_norm_epsilon=1e-12, normalize_first=False, name="bert"):
     """A BERT encoder.
 
     Args:
@@ -120,6 +120,8 @@ def bert(vocab_size, num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim
         dropout: dropout rate in embeddings and transformer blocks.
         pooling: ``"mean"`` (masked mean of the last layer) or ``"cls"`` (tanh dense on
             the ``[CLS]`` position, as in BERT).
+        normalize_first: pre-layer-norm blocks (Xiong et al. 2020) with a final layer
+            norm, instead of BERT's post-norm.
 
     Returns:
         a functional ``keras.Model`` with input ``token_ids`` and outputs
@@ -163,8 +165,12 @@ def bert(vocab_size, num_layers=2, hidden_dim=128, num_heads=2, intermediate_dim
             activation=gelu_approximate,
             layer_norm_epsilon=layer_norm_epsilon,
             kernel_initializer=init,
+            normalize_first=normalize_first,
             name=f"transformer_layer_{i}",
         )(x, padding_mask=padding_mask)
+    if normalize_first:
+        x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
+                                            name="final_layer_norm")(x)
     sequence_output = x
     if pooling == "mean":
         pooled = MaskedMeanPooling(name="pooled_output")(sequence_output, padding_mask)

@@ -20,15 +20,78 @@ from tfssl.errors import UsageError
 
 __all__ = [
     "TextClassifier",
+    "LayerDecayAdamW",
     "labeled_text_dataset",
     "finetune_text_classifier",
     "finetune_run",
     "load_run",
+    "holdout_split",
+    "copy_encoder",
+    "select_and_finetune",
+    "transfer_curve",
     "MODES",
 ]
 
 MODES = ("finetune", "linear")
+POOLINGS = ("encoder", "mean", "cls")
 DEFAULT_LEARNING_RATE = {"finetune": 3e-4, "linear": 3e-3}
+#: Variables BERT fine-tuning keeps out of weight decay.
+NO_DECAY = ("bias", "gamma", "beta", "layer_norm", "embeddings_layer_norm")
+
+
+def layer_depth(path, num_layers):
+    """Depth of a variable of a BERT classifier for layer-wise learning-rate decay:
+    0 for the embeddings, ``i + 1`` for ``transformer_layer_i``, ``num_layers + 1`` for
+    everything above the encoder (pooler, classifier)."""
+    parts = path.split("/")
+    for part in parts:
+        if part.startswith("transformer_layer_") and part[18:].isdigit():
+            return int(part[18:]) + 1
+    if any(p in ("token_embedding", "position_embedding", "embeddings_layer_norm",
+                 "segment_embedding") for p in parts):
+        return 0
+    return num_layers + 1
+
+
+def count_transformer_layers(encoder):
+    return sum(1 for layer in encoder.layers if layer.name.startswith("transformer_layer_"))
+
+
+@keras.saving.register_keras_serializable(package="tfssl")
+class LayerDecayAdamW(keras.optimizers.AdamW):
+    """AdamW with layer-wise learning-rate decay (Clark et al. 2020, ELECTRA): the
+    variables at depth ``d`` (:func:`layer_depth`) of an encoder with ``num_layers``
+    blocks train at ``learning_rate * layer_decay ** (num_layers + 1 - d)``; the head
+    at the full rate, the embeddings at the smallest.
+
+    Args:
+        layer_decay: the per-layer factor in (0, 1]; 1 is plain AdamW.
+        num_layers: the encoder's transformer blocks.
+        **kwargs: ``keras.optimizers.AdamW`` arguments.
+    """
+
+    def __init__(self, learning_rate=1e-3, layer_decay=1.0, num_layers=0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.layer_decay = float(layer_decay)
+        self.num_layers = int(num_layers)
+        self._multipliers = []
+
+    def build(self, var_list):
+        super().build(var_list)
+        top = self.num_layers + 1
+        self._multipliers = [self.layer_decay ** (top - layer_depth(v.path, self.num_layers))
+                             for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        scale = self._multipliers[self._get_variable_index(variable)]
+        if scale != 1.0:
+            learning_rate = learning_rate * scale
+        return super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"layer_decay": self.layer_decay, "num_layers": self.num_layers})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="tfssl")
@@ -41,11 +104,18 @@ class TextClassifier(keras.Model):
         dropout: dropout before the dense layer.
         freeze_encoder: linear probe: the encoder is not trained and runs with
             ``training=False``.
+        pooling: what the classifier reads: ``"encoder"`` (the encoder's
+            ``pooled_output``), ``"mean"`` (mean of ``sequence_output`` over the
+            non-padding positions) or ``"cls"`` (``sequence_output`` at ``[CLS]``).
     """
 
-    def __init__(self, encoder, num_classes, dropout=0.1, freeze_encoder=False, **kwargs):
+    def __init__(self, encoder, num_classes, dropout=0.1, freeze_encoder=False,
+                 pooling="encoder", **kwargs):
         super().__init__(**kwargs)
+        if pooling not in POOLINGS:
+            raise UsageError(f"pooling={pooling!r}: expected one of {', '.join(POOLINGS)}")
         self.encoder = encoder
+        self.pooling = pooling
         self.num_classes = int(num_classes)
         self.dropout_rate = float(dropout)
         self.freeze_encoder = bool(freeze_encoder)
@@ -55,12 +125,20 @@ class TextClassifier(keras.Model):
         self.classifier = keras.layers.Dense(
             self.num_classes, dtype="float32", name="classifier",
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))
-        width = encoder.output["pooled_output"].shape[-1]
-        self.classifier.build((None, width))
+        key = "pooled_output" if pooling == "encoder" else "sequence_output"
+        self.classifier.build((None, encoder.output[key].shape[-1]))
 
     def call(self, token_ids, training=None):
         enc_training = False if self.freeze_encoder else training
-        pooled = self.encoder(token_ids, training=enc_training)["pooled_output"]
+        out = self.encoder(token_ids, training=enc_training)
+        if self.pooling == "encoder":
+            pooled = out["pooled_output"]
+        elif self.pooling == "cls":
+            pooled = out["sequence_output"][:, 0, :]
+        else:
+            seq = out["sequence_output"]
+            m = tf.cast(tf.not_equal(token_ids, 0), seq.dtype)[:, :, None]
+            pooled = tf.reduce_sum(seq * m, 1) / tf.maximum(tf.reduce_sum(m, 1), 1.0)
         return self.classifier(self.dropout(pooled, training=training))
 
     def get_config(self):
@@ -70,6 +148,7 @@ class TextClassifier(keras.Model):
             "num_classes": self.num_classes,
             "dropout": self.dropout_rate,
             "freeze_encoder": self.freeze_encoder,
+            "pooling": self.pooling,
         })
         return config
 
@@ -100,7 +179,9 @@ def labeled_text_dataset(tokenizer, texts, labels, max_length, batch_size, shuff
 def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=128,
                              lowercase=True, mode="finetune", epochs=3, batch_size=32,
                              learning_rate=None, dropout=0.1, seed=0, verbose="auto",
-                             callbacks=None, steps=None):
+                             callbacks=None, steps=None, pooling="encoder",
+                             layer_decay=1.0, weight_decay=0.01, warmup_fraction=0.1,
+                             extra_validation=None):
     """Trains a :class:`TextClassifier` with ``fit``; returns ``(model, metrics)``.
 
     Args:
@@ -109,10 +190,15 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         train, validation: :class:`tfssl.data.text.LabeledText` (same label names).
         mode: ``finetune`` (all weights train) or ``linear`` (frozen encoder).
         learning_rate: peak AdamW rate (default 3e-4 finetune, 3e-3 linear), linear
-            warm-up over the first 10% of steps then linear decay.
+            warm-up over the first ``warmup_fraction`` of steps then linear decay to 0.
         steps: train for exactly this many steps (the training texts repeated as
             needed) instead of ``epochs`` passes: the label-fraction protocol gives every
             fraction the same budget.
+        pooling: what the classifier reads (:class:`TextClassifier`).
+        layer_decay: layer-wise learning-rate decay (:class:`LayerDecayAdamW`); 1 = off.
+        weight_decay: AdamW weight decay (never on biases and layer norms).
+        extra_validation: ``{name: LabeledText}`` also scored after training, as
+            ``metrics[name + "_accuracy"]`` (a model-selection split, for example).
 
     Returns:
         ``(model, {"accuracy", "loss", "train_accuracy", "epochs", ...})``.
@@ -130,6 +216,10 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     lr = learning_rate or DEFAULT_LEARNING_RATE[mode]
     if steps is not None and steps < 1:
         raise UsageError(f"steps={steps}: expected >= 1")
+    if not 0.0 < layer_decay <= 1.0:
+        raise UsageError(f"layer_decay={layer_decay}: expected 0 < decay <= 1")
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise UsageError(f"warmup_fraction={warmup_fraction}: expected 0 <= f < 1")
     batch_size = min(batch_size, len(train)) if steps else batch_size
     train_ds = labeled_text_dataset(tokenizer, train.texts, train.labels, max_length,
                                     batch_size, shuffle=True, seed=seed,
@@ -141,20 +231,30 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     else:
         fit_args = dict(epochs=epochs)
         steps = epochs * int(np.ceil(len(train) / batch_size))
-    warmup = max(1, steps // 10)
+    warmup = max(1, int(steps * warmup_fraction)) if warmup_fraction else 0
     schedule = keras.optimizers.schedules.PolynomialDecay(
         lr, max(1, steps - warmup), end_learning_rate=0.0)
     if warmup:
         schedule = _Warmup(lr, warmup, schedule)
     model = TextClassifier(encoder, train.num_classes, dropout=dropout,
-                           freeze_encoder=(mode == "linear"))
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
+                           freeze_encoder=(mode == "linear"), pooling=pooling)
+    optimizer = LayerDecayAdamW(schedule, layer_decay=layer_decay,
+                                num_layers=count_transformer_layers(encoder),
+                                weight_decay=weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
+    model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     history = model.fit(train_ds, verbose=verbose, callbacks=callbacks, **fit_args)
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
     majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()
-    return model, {
+    extra = {}
+    for name, data in (extra_validation or {}).items():
+        ds = labeled_text_dataset(tokenizer, data.texts, data.labels, max_length,
+                                  batch_size)
+        extra[f"{name}_accuracy"] = float(
+            model.evaluate(ds, verbose=0, return_dict=True)["accuracy"])
+    return model, {**extra,
         "accuracy": float(result["accuracy"]),
         "loss": float(result["loss"]),
         "train_accuracy": float(history.history["accuracy"][-1]),
@@ -164,6 +264,8 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         "steps": int(steps),
         "batch_size": int(batch_size),
         "learning_rate": float(lr),
+        "layer_decay": float(layer_decay),
+        "pooling": pooling,
         "num_train": len(train),
         "num_validation": len(validation),
     }
@@ -216,7 +318,8 @@ def load_run(model_dir):
 
 def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
                  batch_size=32, learning_rate=None, seed=0, scratch_baseline=True,
-                 max_length=None, verbose="auto", label_fraction=1.0):
+                 max_length=None, verbose="auto", label_fraction=1.0, steps=None,
+                 pooling="encoder", layer_decay=1.0):
     """Fine-tunes (or linearly probes) a pretrained MLM run on labelled text.
 
     Args:
@@ -229,6 +332,7 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         max_length: ids per text (default: the run's ``max_length``).
         label_fraction: train on a class-balanced, seeded fraction of ``train``
             (:func:`tfssl.data.subsets.label_fraction_indices`).
+        steps, pooling, layer_decay: as :func:`finetune_text_classifier`.
 
     Returns:
         ``{"pretrained": metrics, "scratch": metrics (or absent), "label_names": [...],
@@ -259,7 +363,8 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
                          f"{positions} positions")
     common = dict(max_length=max_length, lowercase=config.get("lowercase", True),
                   mode=mode, epochs=epochs, batch_size=batch_size,
-                  learning_rate=learning_rate, seed=seed, verbose=verbose)
+                  learning_rate=learning_rate, seed=seed, verbose=verbose, steps=steps,
+                  pooling=pooling, layer_decay=layer_decay)
     scratch_encoder = None
     if scratch_baseline:
         keras.utils.set_random_seed(seed)
@@ -271,4 +376,88 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         _, scratch = finetune_text_classifier(scratch_encoder, vocab, train, validation,
                                               **common)
         out["scratch"] = scratch
+    return out
+
+
+def holdout_split(data, size, seed=0):
+    """``(rest, held_out)``: a class-balanced, seeded slice of about ``size`` examples
+    held out of ``data`` (a :class:`tfssl.data.text.LabeledText`), e.g. a
+    model-selection split carved from a training set."""
+    from tfssl.data.subsets import label_fraction_indices
+
+    if not 0 < size < len(data):
+        raise UsageError(f"held-out size {size}: expected 0 < size < {len(data)}")
+    held = label_fraction_indices(data.labels, size / len(data), seed=seed + 7919)
+    rest = np.setdiff1d(np.arange(len(data)), held)
+    return data.subset(rest), data.subset(held)
+
+
+def copy_encoder(encoder, fresh=False, seed=0):
+    """A copy of ``encoder``: same weights, or (``fresh``) a new random initialisation."""
+    keras.utils.set_random_seed(seed)
+    copy = keras.models.clone_model(encoder)
+    if not fresh:
+        copy.set_weights(encoder.get_weights())
+    return copy
+
+
+def select_and_finetune(encoder, vocab, train, select, evaluate, learning_rates,
+                        fresh=False, seed=0, **kwargs):
+    """Fine-tunes a copy of ``encoder`` at each learning rate, keeps the one with the
+    best ``select`` accuracy and reports its accuracy on ``evaluate`` (a split never
+    used for the choice).
+
+    Args:
+        encoder: the text encoder (not modified: each rate trains a copy).
+        fresh: train from a random initialisation of the same architecture instead.
+        **kwargs: :func:`finetune_text_classifier` arguments (``steps``, ``mode`` ...).
+
+    Returns:
+        ``{"accuracy", "select_accuracy", "learning_rate", "grid": [...]}``; ``grid``
+        holds ``{"learning_rate", "select_accuracy", "accuracy"}`` of every rate.
+    """
+    learning_rates = [float(lr) for lr in learning_rates]
+    if not learning_rates or min(learning_rates) <= 0:
+        raise UsageError(f"learning rates {learning_rates}: expected positive values")
+    grid = []
+    for lr in learning_rates:
+        _, m = finetune_text_classifier(
+            copy_encoder(encoder, fresh=fresh, seed=seed), vocab, train, evaluate,
+            learning_rate=lr, seed=seed, extra_validation={"select": select}, **kwargs)
+        grid.append({"learning_rate": lr, "select_accuracy": m["select_accuracy"],
+                     "accuracy": m["accuracy"], "train_accuracy": m["train_accuracy"]})
+    best = max(grid, key=lambda g: (g["select_accuracy"], -g["learning_rate"]))
+    return {"accuracy": best["accuracy"], "select_accuracy": best["select_accuracy"],
+            "learning_rate": best["learning_rate"], "num_train": len(train), "grid": grid}
+
+
+def transfer_curve(encoder, vocab, train, evaluate, fractions=(0.01, 0.1, 1.0),
+                   learning_rates=(1e-4, 3e-4, 1e-3), select_size=872, seed=0,
+                   scratch=True, **kwargs):
+    """Pretrained vs from-scratch accuracy across label fractions, each side with its
+    learning rate chosen on a held-out selection split.
+
+    ``select_size`` class-balanced examples (seeded) are held out of ``train`` for the
+    choice of learning rate; each fraction trains on a class-balanced, seeded, nested
+    subset of the rest (:func:`tfssl.data.subsets.label_fraction_indices`); accuracy is
+    reported on ``evaluate``.
+
+    Returns:
+        ``{fraction: {"pretrained": ..., "scratch": ...}}`` of
+        :func:`select_and_finetune` results.
+    """
+    from tfssl.data.subsets import label_fraction_indices, parse_fractions
+
+    rest, select = holdout_split(train, select_size, seed=seed)
+    out = {}
+    for fraction in parse_fractions(fractions):
+        part = rest if fraction == 1.0 else rest.subset(
+            label_fraction_indices(rest.labels, fraction, seed))
+        row = {"pretrained": select_and_finetune(
+            encoder, vocab, part, select, evaluate, learning_rates, seed=seed, **kwargs)}
+        if scratch:
+            row["scratch"] = select_and_finetune(
+                encoder, vocab, part, select, evaluate, learning_rates, fresh=True,
+                seed=seed, **kwargs)
+        out[fraction] = row
     return out

@@ -1,6 +1,5 @@
 """The text side of a run: corpus, WordPiece vocabulary, packing, masking, export."""
 
-import json
 import os
 
 import numpy as np
@@ -25,21 +24,19 @@ def load_corpus(settings):
 
 
 def run_vocabulary(model_dir, train_docs, vocab_size, lowercase, dataset):
-    """The run's WordPiece vocabulary: ``MODEL_DIR/vocab.txt``, reused when it matches."""
-    from tfssl.text.vocab import load_vocabulary, save_vocabulary, train_vocabulary
+    """The run's WordPiece vocabulary, written to ``MODEL_DIR/vocab.txt``.
 
-    path = os.path.join(model_dir, "vocab.txt")
-    meta_path = os.path.join(model_dir, "vocab.json")
-    meta = {"dataset": dataset, "vocab_size": vocab_size, "lowercase": lowercase,
-            "num_train_docs": len(train_docs)}
-    if os.path.isfile(path) and os.path.isfile(meta_path):
-        with open(meta_path, encoding="utf-8") as f:
-            if json.load(f) == meta:
-                return load_vocabulary(path)
-    vocab = train_vocabulary(train_docs, vocab_size, lowercase=lowercase)
+    Trained once per corpus content and settings (:func:`tfssl.text.cached_vocabulary`,
+    under ``$TFSSL_CACHE/vocab``): a rerun or another run on the same text reuses it.
+    """
+    from tfssl.text.vocab import cached_vocabulary, save_vocabulary
+
+    vocab, cache_path, hit = cached_vocabulary(train_docs, vocab_size, lowercase=lowercase)
     os.makedirs(model_dir, exist_ok=True)
-    save_vocabulary(vocab, path)
-    write_json_atomic(meta_path, meta)
+    save_vocabulary(vocab, os.path.join(model_dir, "vocab.txt"))
+    write_json_atomic(os.path.join(model_dir, "vocab.json"), {
+        "dataset": dataset, "vocab_size": vocab_size, "lowercase": lowercase,
+        "num_train_docs": len(train_docs), "cache_file": cache_path, "cache_hit": hit})
     return vocab
 
 
@@ -163,7 +160,8 @@ class TextTask:
 
         keras.utils.set_random_seed(self.settings["seed"])
         return get_text_encoder(self.settings["encoder"], len(self.vocab),
-                                max_length=self.positions)
+                                max_length=self.positions,
+                                normalize_first=bool(self.settings.get("pre_norm", False)))
 
     def callbacks(self):
         return []

@@ -1,6 +1,16 @@
-"""WordPiece vocabulary: train with keras-hub, save with the run, reload as a tokenizer."""
+"""WordPiece vocabulary: train with keras-hub, cache, save with the run, reload as a
+tokenizer.
 
+Training a vocabulary on a corpus of a few megabytes takes tens of seconds on a CPU;
+:func:`cached_vocabulary` trains it once per corpus and settings and keeps it under
+``$TFSSL_CACHE/vocab`` (default ``~/.cache/tfssl/vocab``), so that a benchmark's budget is
+spent on training the model.
+"""
+
+import hashlib
+import json
 import os
+import tempfile
 
 from tfssl.errors import UsageError
 
@@ -8,6 +18,9 @@ __all__ = [
     "SPECIAL_TOKENS",
     "PAD", "UNK", "CLS", "SEP", "MASK",
     "train_vocabulary",
+    "cached_vocabulary",
+    "vocabulary_cache_key",
+    "cache_root",
     "save_vocabulary",
     "load_vocabulary",
     "make_tokenizer",
@@ -50,13 +63,76 @@ def train_vocabulary(docs, vocab_size, lowercase=True, strip_accents=False):
     return list(vocab)
 
 
+#: Bumped when :func:`train_vocabulary` changes what it returns (invalidates caches).
+_VOCAB_ALGORITHM = "keras_hub.compute_word_piece_vocabulary/1"
+
+
+def cache_root():
+    """``$TFSSL_CACHE`` if set, else ``~/.cache/tfssl``."""
+    return os.path.expanduser(os.environ.get("TFSSL_CACHE") or
+                              os.path.join("~", ".cache", "tfssl"))
+
+
+def vocabulary_cache_key(docs, vocab_size, lowercase=True, strip_accents=False):
+    """Hex key of a corpus's content (every document, in order) and the settings."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"algorithm": _VOCAB_ALGORITHM, "vocab_size": int(vocab_size),
+                         "lowercase": bool(lowercase),
+                         "strip_accents": bool(strip_accents),
+                         "reserved": SPECIAL_TOKENS}, sort_keys=True).encode())
+    for doc in docs:
+        data = doc.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))  # document boundaries count
+        h.update(data)
+    return h.hexdigest()[:32]
+
+
+def cached_vocabulary(docs, vocab_size, lowercase=True, strip_accents=False,
+                      cache_dir=None):
+    """:func:`train_vocabulary`, trained once per corpus content and settings.
+
+    Args:
+        docs, vocab_size, lowercase, strip_accents: as :func:`train_vocabulary`.
+        cache_dir: where vocabularies live (default ``cache_root()/vocab``).
+
+    Returns:
+        ``(vocab, path, hit)``: the vocabulary, its cache file and whether it was
+        reused (``False``: trained now and written atomically).
+    """
+    if vocab_size is None or vocab_size < MIN_VOCAB_SIZE or not docs:
+        return train_vocabulary(docs, vocab_size, lowercase, strip_accents), None, False
+    cache_dir = cache_dir or os.path.join(cache_root(), "vocab")
+    key = vocabulary_cache_key(docs, vocab_size, lowercase, strip_accents)
+    path = os.path.join(cache_dir, f"wordpiece-{key}.txt")
+    if os.path.isfile(path):
+        try:
+            return load_vocabulary(path), path, True
+        except UsageError:  # a foreign or damaged file: train again and replace it
+            pass
+    vocab = train_vocabulary(docs, vocab_size, lowercase, strip_accents)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        save_vocabulary(vocab, path)
+    except OSError:  # a read-only cache must not stop a run
+        return vocab, None, False
+    return vocab, path, False
+
+
 def save_vocabulary(vocab, path):
-    """Writes one token per line (UTF-8), atomically."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for token in vocab:
-            f.write(token + "\n")
-    os.replace(tmp, path)
+    """Writes one token per line (UTF-8), atomically (a unique temporary name, renamed:
+    concurrent writers of the same file never see each other's half-written file)."""
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for token in vocab:
+                f.write(token + "\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load_vocabulary(path):

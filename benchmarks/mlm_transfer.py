@@ -1,0 +1,200 @@
+"""Does MLM pretraining pay off downstream? WikiText-2 pretraining -> SST-2 transfer.
+
+1. Pretrains a BERT encoder with masked-LM through the library runner
+   (``tfssl.pretrain(method="mlm")``) on WikiText-2 train for a wall-clock budget
+   (``--minutes``), and reads its masked-token accuracy on WikiText-2 valid (fixed masks).
+2. Trains keras-hub's ``BertMaskedLM`` at the same configuration (layers, width, heads,
+   vocabulary, rows, masks, optimizer, schedule, precision) for the same number of steps
+   and scores it on the same validation masks.
+3. Fine-tunes the pretrained encoder and the same architecture from random
+   initialisation on 1%, 10% and 100% of SST-2 train (class-balanced, seeded, nested
+   subsets), each side with its learning rate chosen from ``--finetune_lrs`` on a
+   class-balanced slice of ``--select_size`` sentences held out of SST-2 train, and
+   scores the chosen models on ``--eval_file`` (SST-2 dev by default, never used for a
+   choice).
+
+Prints one JSON line (``sst2_f0.1_pretrained``, ``sst2_f0.1_scratch``, ...); everything
+else goes to stderr.
+
+    python benchmarks/mlm_transfer.py --minutes=15
+"""
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+flags.DEFINE_string("data_dir", DATA, "Folder with wikitext2/ and sst2/.")
+flags.DEFINE_float("minutes", 15.0, "Wall-clock budget of the MLM pretraining.")
+flags.DEFINE_string("train_text", None, "Pretraining text spec (default: "
+                    "textfile:DATA_DIR/wikitext2/wiki.train.raw).")
+flags.DEFINE_string("valid_text", None, "Validation text spec (default: "
+                    "textfile:DATA_DIR/wikitext2/wiki.valid.raw).")
+flags.DEFINE_string("train_file", None, "Labelled training text (default: "
+                    "labeled_text:DATA_DIR/sst2/train.txt).")
+flags.DEFINE_string("eval_file", None, "Labelled text the report is scored on (default: "
+                    "labeled_text:DATA_DIR/sst2/dev.txt).")
+flags.DEFINE_string("encoder", "bert_tiny", "bert_tiny | bert_mini | bert_small | bert_base")
+flags.DEFINE_integer("vocab_size", 8192, "WordPiece vocabulary size (cached per corpus).")
+flags.DEFINE_integer("max_length", 128, "Tokens per pretraining row.")
+flags.DEFINE_integer("batch_size", 32, "Pretraining batch size.")
+flags.DEFINE_float("learning_rate", 2e-3, "Peak pretraining learning rate (AdamW).")
+flags.DEFINE_bool("whole_word_masking", False, "Mask whole words.")
+flags.DEFINE_enum("precision", "mixed_bfloat16", ["float32", "mixed_bfloat16"],
+                  "Pretraining and keras-hub precision.")
+flags.DEFINE_integer("max_epochs", 1000, "Cap on pretraining epochs (the budget decides).")
+flags.DEFINE_bool("kerashub", True, "Train keras-hub's BertMaskedLM for the same steps.")
+flags.DEFINE_list("fractions", ["0.01", "0.1", "1.0"], "Label fractions of SST-2 train.")
+flags.DEFINE_list("finetune_lrs", ["1e-4", "3e-4", "1e-3"], "Fine-tuning rate grid.")
+flags.DEFINE_integer("finetune_steps", 600, "Fine-tuning steps (every fraction).")
+flags.DEFINE_integer("finetune_batch_size", 32, "Fine-tuning batch size.")
+flags.DEFINE_integer("finetune_max_length", 64, "Tokens per SST-2 sentence.")
+flags.DEFINE_enum("finetune_mode", "finetune", ["finetune", "linear"], "Transfer protocol.")
+flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
+                  "What the classifier reads (encoder = the encoder's pooled_output).")
+flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1 = off).")
+flags.DEFINE_integer("select_size", 872, "SST-2 train sentences held out for the choice "
+                     "of learning rate.")
+flags.DEFINE_string("model_dir", None, "Run directory (default: a temporary one).")
+flags.DEFINE_integer("seed", 0, "Seed.")
+FLAGS = flags.FLAGS
+
+
+def kerashub_masked_accuracy(task, settings, steps, log):
+    """keras-hub ``BertMaskedLM`` at the run's configuration, ``steps`` steps, scored
+    on the run's validation masks. Returns ``(masked_accuracy, seconds)``."""
+    import keras
+    import keras_hub
+    import numpy as np
+    import tensorflow as tf
+
+    from tfssl.encoders.bert import BERT_PRESETS
+    from tfssl.runs import dtype_policy
+
+    p = BERT_PRESETS[settings["encoder"]]
+    peak, warmup = settings["learning_rate"], max(1, int(0.05 * steps))
+
+    def to_hub(x, y, w):
+        ids = x["token_ids"]
+        return ({"token_ids": ids, "segment_ids": tf.zeros_like(ids),
+                 "padding_mask": ids != 0, "mask_positions": x["mask_positions"]}, y, w)
+
+    with dtype_policy(settings["precision"]):
+        keras.utils.set_random_seed(settings["seed"])
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=len(task.vocab), num_layers=p["num_layers"],
+            num_heads=p["num_heads"], hidden_dim=p["hidden_dim"],
+            intermediate_dim=4 * p["hidden_dim"], max_sequence_length=task.positions)
+        model = keras_hub.models.BertMaskedLM(backbone=backbone, preprocessor=None)
+        # The runner's schedule: 5% linear warm-up, cosine to 0 at the last step.
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, max(1, steps - warmup), alpha=0.0, warmup_target=peak,
+            warmup_steps=warmup)
+        opt = keras.optimizers.AdamW(schedule, weight_decay=settings["weight_decay"])
+        opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+        model.compile(optimizer=opt,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(
+                          name="masked_accuracy")], jit_compile=True)
+        start = time.time()
+        model.fit(task.train_dataset().map(to_hub), epochs=1, steps_per_epoch=steps,
+                  verbose=0)
+        seconds = time.time() - start
+        val = tf.data.Dataset.from_tensor_slices(
+            (task.val_x, task.val_y, task.val_w)).batch(settings["batch_size"]).map(to_hub)
+        result = model.evaluate(val, verbose=0, return_dict=True)
+    log(f"keras-hub BertMaskedLM: {steps} steps in {seconds:.0f} s, masked accuracy "
+        f"{result['masked_accuracy']:.4f}")
+    return float(result["masked_accuracy"]), seconds, float(np.mean(task.val_w > 0))
+
+
+def main(argv):
+    del argv
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tfssl  # noqa: F401
+    from tfssl.data.text import load_labeled_text
+    from tfssl.methods import registry
+    from tfssl.methods.text_classifier import load_run, transfer_curve
+    from tfssl.presets import resolve_settings
+    from tfssl.runs import pretrain
+    from tfssl.runs.text import TextTask
+
+    def log(msg):
+        print(f"[mlm_transfer] {msg}", file=sys.stderr, flush=True)
+
+    t0 = time.time()
+    wiki = os.path.join(FLAGS.data_dir, "wikitext2")
+    sst = os.path.join(FLAGS.data_dir, "sst2")
+    train_text = FLAGS.train_text or f"textfile:{os.path.join(wiki, 'wiki.train.raw')}"
+    valid_text = FLAGS.valid_text or f"textfile:{os.path.join(wiki, 'wiki.valid.raw')}"
+    train_file = FLAGS.train_file or f"labeled_text:{os.path.join(sst, 'train.txt')}"
+    eval_file = FLAGS.eval_file or f"labeled_text:{os.path.join(sst, 'dev.txt')}"
+    tmp = None
+    model_dir = FLAGS.model_dir
+    if not model_dir:
+        tmp = tempfile.TemporaryDirectory(prefix="mlm_transfer_")
+        model_dir = tmp.name
+    settings = resolve_settings(
+        method="mlm", dataset=train_text, eval_dataset=valid_text, encoder=FLAGS.encoder,
+        vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
+        batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
+        whole_word_masking=FLAGS.whole_word_masking, precision=FLAGS.precision,
+        epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
+        seed=FLAGS.seed)
+    train = load_labeled_text(train_file)
+    evaluate = load_labeled_text(eval_file, label_names=train.label_names)
+
+    with contextlib.redirect_stdout(sys.stderr):  # the runner's progress is for people
+        metrics = pretrain(settings)
+    steps = int(metrics["steps"])
+    out = {
+        "benchmark": "mlm_transfer", "encoder": FLAGS.encoder,
+        "minutes": FLAGS.minutes, "precision": FLAGS.precision,
+        "max_length": FLAGS.max_length, "batch_size": FLAGS.batch_size,
+        "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
+        "pretrain_tokens": steps * FLAGS.batch_size * FLAGS.max_length,
+        "mlm_masked_accuracy": round(metrics["validation"]["masked_accuracy"], 4),
+        "mlm_perplexity": round(metrics["validation"]["perplexity"], 2),
+        "mlm_baseline_most_frequent": round(metrics["baseline"]["masked_accuracy"], 4),
+    }
+    log(f"pretrained: {json.dumps(out)}")
+    if FLAGS.kerashub:
+        # The runner's own data: the same rows, vocabulary and validation masks.
+        with contextlib.redirect_stdout(sys.stderr):
+            task = TextTask(registry.get("mlm"), dict(settings))
+        acc, seconds, _ = kerashub_masked_accuracy(task, settings, steps, log)
+        out["kerashub_masked_accuracy"] = round(acc, 4)
+        out["kerashub_seconds"] = round(seconds, 1)
+
+    _, vocab, encoder = load_run(model_dir)
+    t1 = time.time()
+    curve = transfer_curve(
+        encoder, vocab, train, evaluate, fractions=FLAGS.fractions,
+        learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=FLAGS.seed,
+        steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
+        max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
+        pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay, verbose=0)
+    for fraction, row in curve.items():
+        for side, r in row.items():
+            key = f"sst2_f{fraction:g}_{side}"
+            out[key] = round(r["accuracy"], 4)
+            out[f"{key}_lr"] = r["learning_rate"]
+            out[f"{key}_select"] = round(r["select_accuracy"], 4)
+        out[f"sst2_f{fraction:g}_num_train"] = row["pretrained"]["num_train"]
+        log(f"fraction {fraction:g}: {json.dumps(row)}")
+    out.update(finetune_steps=FLAGS.finetune_steps, finetune_mode=FLAGS.finetune_mode,
+               pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
+               eval_file=os.path.basename(eval_file), select_size=FLAGS.select_size,
+               finetune_s=round(time.time() - t1, 1), wall_s=round(time.time() - t0, 1))
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,131 @@
+"""The fine-tuning path: layer-wise LR decay, classifier pooling, the label-fraction
+transfer protocol (held-out selection split, learning-rate grid, pretrained vs scratch)."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfssl.data.text import LabeledText
+from tfssl.encoders.bert import bert
+from tfssl.errors import UsageError
+from tfssl.methods.text_classifier import (
+    LayerDecayAdamW, TextClassifier, finetune_text_classifier, holdout_split, layer_depth,
+    select_and_finetune, transfer_curve)
+from tfssl.text.vocab import train_vocabulary
+
+POS = ["a wonderful and moving film", "great acting and a clever plot", "loved it",
+       "a joy to watch", "funny warm and smart", "a moving and clever story"]
+NEG = ["a dull and lifeless film", "terrible acting and a silly plot", "hated it",
+       "a chore to sit through", "boring cold and stupid", "a silly and dull story"]
+
+
+def _data(n=2):
+    texts = (POS + NEG) * n
+    labels = ([1] * len(POS) + [0] * len(NEG)) * n
+    return LabeledText(texts, labels, ["0", "1"])
+
+
+def _encoder(vocab_size, seed=0, pooling="mean"):
+    keras.utils.set_random_seed(seed)
+    return bert(vocab_size, num_layers=2, hidden_dim=16, num_heads=2, max_length=16,
+                dropout=0.0, pooling=pooling)
+
+
+def test_layer_depth():
+    assert layer_depth("token_embedding/embeddings", 2) == 0
+    assert layer_depth("embeddings_layer_norm/gamma", 2) == 0
+    assert layer_depth("transformer_layer_0/self_attention_layer/query/kernel", 2) == 1
+    assert layer_depth("transformer_layer_1/feedforward_output_dense/bias", 2) == 2
+    assert layer_depth("classifier/kernel", 2) == 3
+    assert layer_depth("pooled_dense/kernel", 2) == 3
+
+
+def test_layer_decay_scales_each_depth():
+    """Adam's first step moves every weight with a non-zero gradient by about lr: with
+    layer decay d, a variable at depth k moves by lr * d ** (num_layers + 1 - k)."""
+    vocab_size, lr, decay = 30, 1e-2, 0.5
+    enc = _encoder(vocab_size)
+    model = TextClassifier(enc, 2, dropout=0.0)
+    opt = LayerDecayAdamW(lr, layer_decay=decay, num_layers=2, weight_decay=0.0,
+                          epsilon=1e-12)
+    model.compile(optimizer=opt,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).integers(5, vocab_size, (8, 16)).astype("int32")
+    y = np.arange(8) % 2
+    names = {"classifier/kernel": 0, "transformer_layer_1/feedforward_output_dense/kernel":
+             1, "transformer_layer_0/feedforward_output_dense/kernel": 2,
+             "position_embedding/embeddings": 3}
+    var = {v.path: v for v in model.trainable_variables}
+    before = {n: var[n].numpy().copy() for n in names}
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    for n, power in names.items():
+        step = np.abs(var[n].numpy() - before[n])
+        np.testing.assert_allclose(step.max(), lr * decay ** power, rtol=0.02)
+    config = opt.get_config()
+    assert config["layer_decay"] == decay and config["num_layers"] == 2
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_classifier_pooling_and_round_trip(pooling, tmp_path):
+    enc = _encoder(30)
+    x = np.random.default_rng(1).integers(5, 30, (4, 16)).astype("int32")
+    x[0, 9:] = 0
+    model = TextClassifier(enc, 2, dropout=0.0, pooling=pooling)
+    seq = enc(x)["sequence_output"].numpy()
+    if pooling == "mean":  # the classifier's mean equals the encoder's masked mean
+        expected = enc(x)["pooled_output"].numpy()
+    else:
+        expected = seq[:, 0]
+    w, b = model.classifier.get_weights()
+    np.testing.assert_allclose(model(x).numpy(), expected @ w + b, rtol=1e-4, atol=1e-5)
+    path = str(tmp_path / "clf.keras")
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert again.pooling == pooling
+    np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(UsageError):
+        TextClassifier(enc, 2, pooling="max")
+
+
+def test_finetune_bad_settings():
+    data = _data()
+    vocab = train_vocabulary(data.texts, 60)
+    for kw in (dict(layer_decay=0.0), dict(layer_decay=1.5), dict(warmup_fraction=1.0)):
+        with pytest.raises(UsageError):
+            finetune_text_classifier(_encoder(len(vocab)), vocab, data, data, steps=1, **kw)
+    with pytest.raises(UsageError):
+        select_and_finetune(_encoder(len(vocab)), vocab, data, data, data, [])
+
+
+def test_holdout_split_balanced_and_disjoint():
+    data = _data(10)  # 60 positive, 60 negative
+    rest, held = holdout_split(data, 20, seed=3)
+    assert len(held) == 20 and len(rest) == 100
+    assert sorted(np.bincount(held.labels)) == [10, 10]
+    again_rest, again_held = holdout_split(data, 20, seed=3)
+    assert again_held.texts == held.texts and again_rest.texts == rest.texts
+    with pytest.raises(UsageError):
+        holdout_split(data, 120)
+
+
+def test_transfer_curve_tiny():
+    data = _data(4)
+    vocab = train_vocabulary(data.texts, 60)
+    enc = _encoder(len(vocab))
+    before = [w.copy() for w in enc.get_weights()]
+    curve = transfer_curve(enc, vocab, data, _data(1), fractions=(0.5, 1.0),
+                           learning_rates=(1e-3, 3e-3), select_size=8, steps=3,
+                           batch_size=4, max_length=16, layer_decay=0.8, verbose=0)
+    assert sorted(curve) == [0.5, 1.0]
+    for fraction, row in curve.items():
+        assert set(row) == {"pretrained", "scratch"}
+        for r in row.values():
+            assert r["learning_rate"] in (1e-3, 3e-3)
+            assert [g["learning_rate"] for g in r["grid"]] == [1e-3, 3e-3]
+            assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["select_accuracy"] <= 1.0
+            best = max(g["select_accuracy"] for g in r["grid"])
+            assert r["select_accuracy"] == best
+        assert row["pretrained"]["num_train"] == (20 if fraction == 0.5 else 40)
+    # Every rate trains a copy: the encoder given is left as it was.
+    for a, b in zip(before, enc.get_weights()):
+        np.testing.assert_array_equal(a, b)
