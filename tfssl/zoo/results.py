@@ -28,6 +28,27 @@ RESULTS = {
             "tfssl": "0.1.0",
         },
     },
+    "mlm_bert_tiny_wikitext2": {
+        "baseline_masked_accuracy": 0.05110468952649662,
+        "epochs_done": 2,
+        "hardware": {
+            "cpu": "Intel(R) Xeon(R) Processor",
+            "cpu_cores": 2,
+            "gpus": [],
+            "platform": "Linux-6.18.44-fc-v657-x86_64-with-glibc2.36",
+        },
+        "masked_accuracy": 0.12457621097564697,
+        "perplexity": 573.6354370117188,
+        "steps": 1201,
+        "train_seconds": 622.0,
+        "unigram_perplexity": 909.3011848685122,
+        "versions": {
+            "keras": "3.15.1",
+            "python": "3.11.7",
+            "tensorflow": "2.21.0",
+            "tfssl": "0.1.0",
+        },
+    },
     "moco_cifar10_convnet": {
         "epochs_done": 2,
         "hardware": {
