@@ -12,8 +12,7 @@ NOTEBOOKS = sorted(COLAB.glob("*.ipynb"))
 MARKERS = {
     "simclr_digits.ipynb": ["kNN top-1: pretrained", "SavedModel at"],
     "image_ssl_methods.ipynb": ["simclr     kNN top-1: pretrained",
-                                "byol       kNN top-1: pretrained",
-                                "vicreg     kNN top-1: pretrained", "features of simclr"],
+                                "byol       kNN top-1: pretrained", "features of simclr"],
     "zoo_finetune.ipynb": ["ZooEntry('deepcluster_digits'", "fine-tuned with",
                            "labels (1%): pretrained", "labels (10%): pretrained"],
     "evaluation_report.ipynb": ["report written to", "figures: knn_history, "
