@@ -67,7 +67,7 @@ def _check_int(name, value, low):
     return int(value)
 
 
-def _subsample(n, max_examples, seed):
+def subsample_indices(n, max_examples, seed):
     """Sorted indices of a seeded subsample of at most ``max_examples`` of ``n``."""
     max_examples = _check_int("max_examples", max_examples, 2)
     if n <= max_examples:
@@ -156,7 +156,7 @@ def uniformity(z, t=2, max_examples=4096, seed=0):
         raise UsageError(f"uniformity needs at least 2 examples, got {x.shape[0]}")
     if not (isinstance(t, numbers.Real) and t > 0):
         raise UsageError(f"t={t!r}: must be a number > 0")
-    x = _l2_normalize(x[_subsample(x.shape[0], max_examples, seed)])
+    x = _l2_normalize(x[subsample_indices(x.shape[0], max_examples, seed)])
     n = x.shape[0]
     # log-sum-exp over blocks of rows, the diagonal (i == j) left out.
     block_max, block_sums = [], []
@@ -319,7 +319,7 @@ def image_label_free_metrics(encoder, data, max_examples=2048, seed=0):
     if len(data) < 2:
         raise UsageError(f"{data.source or 'data'}: label-free metrics need at least 2 "
                          f"images, got {len(data)}")
-    sub = data.subset(_subsample(len(data), max_examples, seed))
+    sub = data.subset(subsample_indices(len(data), max_examples, seed))
     features = extract_features(encoder, sub)
     v1, v2 = _view_images(sub.images, seed)
     z1, z2 = extract_features(encoder, v1), extract_features(encoder, v2)

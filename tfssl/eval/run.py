@@ -178,7 +178,9 @@ class TextEvaluation:
     def label_free(self, encoder, data, max_examples):
         from tfssl.eval.label_free import label_free_metrics
 
-        index = _subsample(len(data), max_examples, self.seed)
+        from tfssl.eval.label_free import subsample_indices
+
+        index = subsample_indices(len(data), max_examples, self.seed)
         subset = data.subset(index)
         noisy = self.corrupt(subset, "word_dropout", 1, seed=self.seed)
         feats = self.features(encoder, subset)
@@ -189,12 +191,6 @@ class TextEvaluation:
 
 def _path_of(spec):
     return spec[len("labeled_text:"):] if spec.startswith("labeled_text:") else spec
-
-
-def _subsample(n, max_examples, seed):
-    if n <= max_examples:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).permutation(n)[:max_examples])
 
 
 def _load_keras_encoder(model_dir, config):
