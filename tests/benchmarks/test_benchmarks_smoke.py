@@ -144,7 +144,9 @@ def test_build_zoo_smoke(tmp_path):
     written = results.read_text(encoding="utf-8")
     assert written.startswith(original.split("RESULTS =")[0])
     got = runpy.run_path(str(results))["RESULTS"]
-    assert set(got) == {"deepcluster_digits"}
+    before = runpy.run_path(os.path.join(REPO, "tfssl", "zoo", "results.py"))["RESULTS"]
+    assert set(got) == set(before) | {"deepcluster_digits"}  # merged, others kept
+    assert all(got[k] == v for k, v in before.items() if k != "deepcluster_digits")
     row = got["deepcluster_digits"]
     assert row["knn_top1"] == out["knn_top1"] and row["linear_top1"] == out["linear_top1"]
     assert row["train_seconds"] == card["training"]["train_seconds"]
