@@ -111,6 +111,7 @@ class TextEvaluation:
     """The text side: ``labeled_text:`` specs, the run's vocabulary, pooled features."""
 
     modality = "text"
+    labelled = True  # labeled_text: files always carry labels
 
     def __init__(self, model_dir, config, dataset=None, train_dataset=None, data_dir=None,
                  download=False, seed=0):
@@ -132,17 +133,9 @@ class TextEvaluation:
         self.train_dataset, self.dataset = train_dataset, dataset
         self.train = load_labeled_text(train_dataset)
         self.test = load_labeled_text(dataset, label_names=self.train.label_names)
-        self.labels_of(self.train)
         _, self.vocab, self.encoder = load_run(model_dir)
         self.max_length = config["max_length"]
         self.lowercase = config.get("lowercase", True)
-
-    labelled = True
-
-    @staticmethod
-    def labels_of(data):
-        data.labels = np.asarray(data.labels, np.int64)
-        return data.labels
 
     def class_names(self):
         return list(self.train.label_names)
@@ -171,9 +164,7 @@ class TextEvaluation:
         from tfssl.eval.robustness import corrupt_texts
 
         texts = corrupt_texts(data.texts, name, severity, seed=seed)
-        out = data.subset(range(len(data)), texts=texts)
-        self.labels_of(out)
-        return out
+        return data.subset(range(len(data)), texts=texts)
 
     def label_free(self, encoder, data, max_examples):
         from tfssl.eval.label_free import label_free_metrics
@@ -390,7 +381,7 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
               "train_dataset": getattr(side.train, "source", None) or side.train_dataset,
               "train_examples": len(side.train),
               "eval_examples": len(side.test), "protocols": results,
-              "settings": {k: v for k, v in s.items()}, "knn_history": knn_history}
+              "settings": dict(s), "knn_history": knn_history}
     report["summary"] = summarize(report)
     report["wall_seconds"] = round(time.time() - start, 1)
     report["summary"]["wall_seconds"] = report["wall_seconds"]
