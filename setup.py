@@ -19,6 +19,9 @@ setup(
         "keras>=3.10,<4",
         "keras-hub>=0.22,<1",
         "tensorflow-datasets>=4.9,<5",
+        # tfds imports it when it prepares a catalogue dataset (imagenet2012, cifar10, ...)
+        # but does not declare it.
+        "importlib_resources>=6",
         "absl-py>=2.0",
         "tensorboard>=2.19",  # TensorBoard logging (no longer pulled in by tensorflow)
         "scikit-learn>=1.3",

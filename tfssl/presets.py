@@ -43,7 +43,8 @@ MODALITY_DEFAULTS = {
         weight_decay=1e-4, warmup_epochs=1.5, min_crop_scale=0.3, color_jitter=0.5,
         flip=True, blur=None, solarize=0.0, knn_every=0, knn_k=DEFAULT_K,
         label_free_every=0,
-        crop_sampling="simclr"),  # or "torchvision" (tfssl.augment.random_resized_crop)
+        crop_sampling="simclr",  # or "torchvision" (tfssl.augment.random_resized_crop)
+        image_input="auto"),  # memory | stream | auto (tfssl.data.load_images)
     # The text quick start: BERT tiny on CPython's own documentation.
     "text": dict(
         dataset="python_docs", encoder="bert_tiny", epochs=10, batch_size=32,

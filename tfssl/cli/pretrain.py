@@ -54,6 +54,9 @@ _SETTINGS = {
     "min_crop_scale": ("float", "Smallest area fraction of the random resized crop."),
     "crop_sampling": ("string", "Random resized crop sampling: simclr (TF's distorted "
                       "bounding box, mean area 0.40 at 224 px) or torchvision (0.48)."),
+    "image_input": ("string", "memory (decode every image once into memory), stream "
+                    "(folder: and tfds: images stay on disk and are decoded while "
+                    "training) or auto (stream sets over 2 GiB decoded)."),
     "color_jitter": ("float", "Colour-jitter strength s."),
     "flip": ("bool", "Random horizontal flip."),
     "blur": ("bool", "Gaussian blur (default: on from 96 px)."),

@@ -9,8 +9,11 @@ Specs (``--dataset`` / ``--eval_dataset``):
   ``PATH`` may also be a ``.tar.gz`` / ``.tgz`` / ``.tar`` of such a tree.
 - ``tfds:NAME[:SPLIT]``: a tensorflow-datasets image dataset (``data_dir``, ``download``).
 
-Images are decoded and resized once and kept in memory as uint8 (the decode cache);
-:mod:`tfssl.data.pipeline` turns them into shuffled, augmented, batched ``tf.data``.
+Images are decoded and resized once and kept in memory as uint8 (:class:`ImageData`),
+or, with ``image_input="stream"`` (and ``"auto"`` when the decoded set would pass
+:data:`MEMORY_LIMIT_BYTES`), left on disk and decoded while training
+(:mod:`tfssl.data.stream`); :mod:`tfssl.data.pipeline` turns either into shuffled,
+augmented, batched ``tf.data``.
 A deterministic, stratified held-out split (independent of the training seed) gives
 ``split="test"`` for specs that have no test split of their own;
 :func:`load_train_test` gives a run's training and held-out images, disjoint in every
@@ -27,7 +30,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfssl.data.tfds_source import load_tfds, parse_tfds_spec, tfds_builder
+from tfssl.data.decode import decode_resize
+from tfssl.data.tfds_source import parse_tfds_spec, tfds_builder
 from tfssl.errors import UsageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -35,8 +39,28 @@ SPLITS = ("train", "test", "all")
 _HOLDOUT_SEED = 20200213  # fixed: the held-out split never depends on --seed
 
 
+IMAGE_INPUTS = ("auto", "memory", "stream")
+# image_input="auto" streams a set whose decoded uint8 images would take more than this.
+MEMORY_LIMIT_BYTES = 2 << 30
+
+
+class LabelledImages:
+    """What every image source shares: ``labels``, ``class_names``, ``source``."""
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def labelled(self):
+        return len(self.labels) > 0 and bool(np.all(self.labels >= 0))
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+
 @dataclasses.dataclass
-class ImageData:
+class ImageData(LabelledImages):
     """Decoded images in memory.
 
     Attributes:
@@ -51,20 +75,30 @@ class ImageData:
     class_names: list
     source: str = ""
 
+    in_memory = True
+    random_access = True
+
     def __len__(self):
         return len(self.images)
 
     @property
-    def labelled(self):
-        return len(self.labels) > 0 and bool(np.all(self.labels >= 0))
-
-    @property
-    def num_classes(self):
-        return len(self.class_names)
+    def image_shape(self):
+        return tuple(self.images.shape[1:])
 
     def subset(self, index, source=None):
         return ImageData(self.images[index], self.labels[index], self.class_names,
                          source or self.source)
+
+    def element_fn(self):
+        """``index -> uint8 image`` (a tf function over the images as one constant)."""
+        table = tf.constant(self.images)
+        return lambda index: tf.gather(table, index)
+
+    def images_dataset(self):
+        return tf.data.Dataset.from_tensor_slices(self.images)
+
+    def materialize(self):
+        return self
 
 
 def _to_uint8(images, source):
@@ -201,14 +235,7 @@ def _decode_all(blobs, names, image_size):
     """
 
     def decode(b):
-        img = tf.io.decode_image(b, channels=0, expand_animations=False)
-        img = tf.cond(tf.shape(img)[-1] < 3, lambda: tf.tile(img[..., :1], [1, 1, 3]),
-                      lambda: img[..., :3])
-        img.set_shape([None, None, 3])
-        gray = tf.reduce_all(tf.logical_and(tf.equal(img[..., 0], img[..., 1]),
-                                            tf.equal(img[..., 1], img[..., 2])))
-        img = tf.image.resize(img, (image_size, image_size), antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8), gray
+        return decode_resize(b, image_size)
 
     ds = tf.data.Dataset.from_tensor_slices(blobs).map(
         decode, num_parallel_calls=tf.data.AUTOTUNE).batch(512)
@@ -228,8 +255,41 @@ def _decode_all(blobs, names, image_size):
     return images
 
 
-def load_folder(path, image_size=32, split="all", test_fraction=0.1):
-    """Images in class sub-folders, or a tar archive of them -> :class:`ImageData`."""
+def check_image_input(image_input):
+    if image_input not in IMAGE_INPUTS:
+        raise UsageError(f"--image_input={image_input!r}: expected one of "
+                         f"{', '.join(IMAGE_INPUTS)}")
+    return image_input
+
+
+def _streams(image_input, count, image_size, what):
+    """Whether ``count`` images of ``image_size`` are streamed (``auto``: when the
+    decoded uint8 set would pass :data:`MEMORY_LIMIT_BYTES`)."""
+    if check_image_input(image_input) != "auto":
+        return image_input == "stream"
+    big = count * image_size * image_size * 3 > MEMORY_LIMIT_BYTES
+    if big:
+        logging.info("%s: %d images of %d px would take over %.1f GiB decoded; streaming "
+                     "them from disk (--image_input=memory keeps them in memory)", what,
+                     count, image_size, MEMORY_LIMIT_BYTES / 2**30)
+    return big
+
+
+def _sample_channels(paths, image_size, samples=64):
+    """1 when an even sample of up to ``samples`` files is all gray, else 3 (streamed
+    folders: the in-memory path looks at every file)."""
+    pick = np.unique(np.linspace(0, len(paths) - 1, min(samples, len(paths))).astype(int))
+    blobs = []
+    for i in pick:
+        with open(paths[i], "rb") as f:
+            blobs.append(f.read())
+    return _decode_all(blobs, [paths[i] for i in pick], image_size).shape[-1]
+
+
+def load_folder(path, image_size=32, split="all", test_fraction=0.1, image_input="memory"):
+    """Images in class sub-folders, or a tar archive of them -> :class:`ImageData`, or a
+    :class:`tfssl.data.stream.FileImages` when streamed (``image_input``, see
+    :func:`load_images`; an archive is always decoded into memory)."""
     entries, archive = _list_folder(path)
     if not entries:
         raise UsageError(f"folder:{path}: contains no images "
@@ -237,6 +297,16 @@ def load_folder(path, image_size=32, split="all", test_fraction=0.1):
     names = [e[0] for e in entries]
     labels, class_names = _labels_from_paths([e[1] for e in entries])
     index = holdout_split(labels, test_fraction, split)
+    if archive is not None and image_input == "stream":
+        raise UsageError(f"folder:{path}: an archive cannot be streamed (its files have "
+                         "no random access); extract it and pass the folder, or use "
+                         "--image_input=memory")
+    if archive is None and _streams(image_input, len(index), image_size, f"folder:{path}"):
+        from tfssl.data.stream import FileImages
+
+        paths = [names[i] for i in index]
+        return FileImages(paths, labels[index], class_names, f"folder:{path}", image_size,
+                          _sample_channels(paths, image_size))
     if archive is None:
         blobs = []
         for i in index:
@@ -251,38 +321,26 @@ def load_folder(path, image_size=32, split="all", test_fraction=0.1):
     return ImageData(images, labels[index], class_names, f"folder:{path}")
 
 
-def load_tfds_images(name, split, image_size=32, data_dir=None, download=False):
-    """A tensorflow-datasets image dataset -> :class:`ImageData` (held in memory)."""
-    builder, ds = load_tfds(name, split, data_dir=data_dir, download=download)
-    keys = builder.info.supervised_keys or ("image", None)
-    image_key, label_key = keys[0], keys[1] if len(keys) > 1 else None
-    if image_key not in builder.info.features:
-        raise UsageError(f"tfds dataset {name!r} has no {image_key!r} feature")
+def load_tfds_images(name, split, image_size=32, data_dir=None, download=False,
+                     image_input="memory"):
+    """A tensorflow-datasets image dataset -> :class:`ImageData`, or a
+    :class:`tfssl.data.stream.TfdsImages` streamed from its shards (``image_input``)."""
+    from tfssl.data.stream import TfdsImages
 
-    def pick(ex):
-        img = tf.image.resize(ex[image_key], (image_size, image_size), antialias=True)
-        img = tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8)
-        label = tf.cast(ex[label_key], tf.int64) if label_key else tf.constant(-1, tf.int64)
-        return img, label
-
-    images, labels = [], []
-    for x, y in ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE).batch(1024):
-        images.append(x.numpy())
-        labels.append(y.numpy())
-    if not images:
+    tfds_builder(name, data_dir, download)  # prepared, or downloaded when allowed
+    stream = TfdsImages(name, split, data_dir=data_dir, image_size=image_size)
+    if not len(stream):
         raise UsageError(f"tfds:{name}:{split} is empty")
-    class_names = []
-    if label_key and hasattr(builder.info.features[label_key], "names"):
-        class_names = list(builder.info.features[label_key].names)
-    return ImageData(np.concatenate(images), np.concatenate(labels), class_names,
-                     f"tfds:{name}:{split}")
+    if _streams(image_input, len(stream), image_size, stream.source):
+        return stream
+    return stream.materialize()
 
 
 IMAGE_SPECS = "digits | folder:PATH | tfds:NAME[:SPLIT]"
 
 
 def load_images(spec, image_size=32, split="train", data_dir=None, download=False,
-                test_fraction=None):
+                test_fraction=None, image_input="memory"):
     """Loads an image dataset spec (see module docstring) as :class:`ImageData`.
 
     Args:
@@ -293,6 +351,11 @@ def load_images(spec, image_size=32, split="train", data_dir=None, download=Fals
             ``all``. A split written in a ``tfds:`` spec wins.
         data_dir, download: for ``tfds:``.
         test_fraction: held-out fraction (default 0.2 for digits, 0.1 for folders).
+        image_input: ``memory`` (decode every image once into an :class:`ImageData`),
+            ``stream`` (leave ``folder:`` and ``tfds:`` images on disk and decode them
+            while training, :mod:`tfssl.data.stream`) or ``auto`` (stream when the
+            decoded set would take more than :data:`MEMORY_LIMIT_BYTES`). ``digits`` is
+            always in memory; a folder archive cannot be streamed.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -304,10 +367,10 @@ def load_images(spec, image_size=32, split="train", data_dir=None, download=Fals
         path = os.path.expanduser(spec[len("folder:"):])
         if not path:
             raise UsageError(f"dataset spec {spec!r}: expected folder:PATH")
-        return load_folder(path, image_size, split, test_fraction or 0.1)
+        return load_folder(path, image_size, split, test_fraction or 0.1, image_input)
     if spec.startswith("tfds:"):
         name, tsplit = parse_tfds_spec(spec, default_split=split if split != "all" else "train")
-        return load_tfds_images(name, tsplit, image_size, data_dir, download)
+        return load_tfds_images(name, tsplit, image_size, data_dir, download, image_input)
     raise UsageError(f"unknown image dataset spec {spec!r}: expected {IMAGE_SPECS}")
 
 
@@ -338,35 +401,46 @@ def _split_held_out(data, fraction):
                         f"{data.source} {label}"))
 
 
+def _tfds_eval_split(name, data_dir, download):
+    """The split a ``tfds:NAME`` is evaluated on: ``test``, else ``validation`` (as
+    ImageNet's), else None."""
+    splits = tfds_builder(name, data_dir, download).info.splits
+    return next((s for s in ("test", "validation") if s in splits), None)
+
+
 def load_train_test(dataset, eval_dataset=None, *, image_size=32, data_dir=None,
-                    download=False):
+                    download=False, image_input="memory"):
     """The training images (kNN memory bank) and held-out images of a run, disjoint.
 
     * ``eval_dataset`` is None or the same source as ``dataset`` (the same spec, the
       same real folder, or the same tfds name and split, ``tfds:x`` meaning
       ``tfds:x:train``): ``digits`` and ``folder:`` are cut into a deterministic,
       stratified held-out part (20% / 10%) and the rest; ``tfds:NAME`` gives its
-      ``train`` and ``test`` splits (a held-out 10% of ``train`` when it has no
-      ``test``); ``tfds:NAME:SPLIT`` gives a held-out 10% of SPLIT and the rest.
+      ``train`` and ``test`` splits (``validation`` when it has no ``test``, as
+      ImageNet; a held-out 10% of ``train`` when it has neither); ``tfds:NAME:SPLIT``
+      gives a held-out 10% of SPLIT and the rest.
     * ``eval_dataset`` is another source: all of ``dataset`` (``tfds:``: its split, or
       ``train``) for training and all of ``eval_dataset`` (``tfds:``: its split, or
-      ``test`` when it has one, else ``train``) for evaluation.
+      ``test`` / ``validation`` when it has one, else ``train``) for evaluation.
 
     The held-out parts never depend on a training seed. Channel counts are those of
-    the files; see :func:`match_channels`.
+    the files; see :func:`match_channels`. ``image_input`` is that of
+    :func:`load_images`, for each part on its own.
 
     Returns:
-        ``(train, test)`` :class:`ImageData`.
+        ``(train, test)`` :class:`ImageData` (or streamed sources).
     """
-    common = dict(image_size=image_size, data_dir=data_dir, download=download)
+    common = dict(image_size=image_size, data_dir=data_dir, download=download,
+                  image_input=image_input)
     key = _source_key(dataset)
     if eval_dataset is None or _source_key(eval_dataset) == key:
         kind = key[0]
         if kind == "tfds":
             name, explicit = parse_tfds_spec(dataset, default_split="")
-            if not explicit and "test" in tfds_builder(name, data_dir, download).info.splits:
+            held_out = None if explicit else _tfds_eval_split(name, data_dir, download)
+            if held_out:
                 return (load_tfds_images(name, "train", **common),
-                        load_tfds_images(name, "test", **common))
+                        load_tfds_images(name, held_out, **common))
             data = load_tfds_images(name, explicit or "train", **common)
         else:
             data = load_images(dataset, split="all", **common)
@@ -378,15 +452,13 @@ def load_train_test(dataset, eval_dataset=None, *, image_size=32, data_dir=None,
 
 def _load_whole(spec, role, common):
     """All images of ``spec``; a ``tfds:NAME`` without split: ``train`` for training,
-    ``test`` (else ``train``) for evaluation."""
+    ``test`` / ``validation`` (else ``train``) for evaluation."""
     if not spec.startswith("tfds:"):
         return load_images(spec, split="all", **common)
     name, split = parse_tfds_spec(spec, default_split="")
     if not split:
-        split = "train"
-        if role == "test" and "test" in tfds_builder(
-                name, common["data_dir"], common["download"]).info.splits:
-            split = "test"
+        split = (role == "test" and _tfds_eval_split(
+            name, common["data_dir"], common["download"])) or "train"
     return load_tfds_images(name, split, **common)
 
 
@@ -394,11 +466,15 @@ def match_channels(data, channels):
     """``data`` with ``channels`` (1 or 3) channels: gray is replicated to 3 channels,
     colour becomes its luminance (``tf.image.rgb_to_grayscale``). The same count returns
     ``data`` itself; a conversion is logged (one warning line naming the source)."""
-    have = data.images.shape[-1]
+    have = data.image_shape[-1]
     if channels not in (1, 3):
         raise UsageError(f"match_channels: channels={channels!r}, expected 1 or 3")
     if have == channels:
         return data
+    if not data.in_memory:  # converted as each image is decoded
+        logging.warning("%s: converting streamed images from %d to %d channel%s",
+                        data.source, have, channels, "s" if channels > 1 else "")
+        return data.with_channels(channels)
     if channels == 3:
         images = np.repeat(data.images, 3, axis=-1)
     else:

@@ -1,6 +1,7 @@
 """Strategy factory: one name in, one ``tf.distribute.Strategy`` out."""
 
 import tensorflow as tf
+from absl import logging
 
 from tfssl.errors import UsageError
 
@@ -94,3 +95,25 @@ def is_chief(strategy=None):
         return True
     jobs = resolver.cluster_spec().jobs
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in jobs
+
+
+def distributed_dataset(strategy, dataset_fn, global_batch):
+    """The training input of ``fit`` under ``strategy``.
+
+    ``dataset_fn(input_context)`` builds the dataset; with an ``InputContext`` it must
+    batch the per-replica size and keep its input pipeline's share. When the global
+    batch divides by the replicas, every worker builds its own pipeline through
+    ``strategy.distribute_datasets_from_function`` (nothing is split after batching;
+    each replica's batch is augmented where it is read). Otherwise (``global_batch`` 5
+    on 2 replicas) one pipeline of global batches is split by Keras into uneven parts
+    (3 + 2), which the methods handle exactly. One replica: the plain dataset.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return dataset_fn(None)
+    if global_batch % replicas:
+        logging.info("global batch %d does not divide by %d replicas: one input "
+                     "pipeline, split into uneven per-replica batches", global_batch,
+                     replicas)
+        return dataset_fn(None)
+    return strategy.distribute_datasets_from_function(dataset_fn)

@@ -79,8 +79,10 @@ def finetune_image_encoder(encoder, train, test, *, steps=DEFAULT_STEPS,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     n = len(train)
     batch = min(batch_size, n)
-    images = tf.data.Dataset.from_tensor_slices((train.images, train.labels))
-    ds = images.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    images = tf.data.Dataset.zip(train.images_dataset(),
+                                 tf.data.Dataset.from_tensor_slices(train.labels))
+    buffer = n if train.in_memory else min(n, 10_000)  # streamed: a bounded buffer
+    ds = images.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     ds = tf.data.Dataset.zip(tf.data.Dataset.random(seed=seed).batch(2), ds)
     ds = ds.map(lambda s, xy: _augment(flip)(s, *xy), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -319,7 +319,7 @@ def image_label_free_metrics(encoder, data, max_examples=2048, seed=0):
     if len(data) < 2:
         raise UsageError(f"{data.source or 'data'}: label-free metrics need at least 2 "
                          f"images, got {len(data)}")
-    sub = data.subset(subsample_indices(len(data), max_examples, seed))
+    sub = data.subset(subsample_indices(len(data), max_examples, seed)).materialize()
     features = extract_features(encoder, sub)
     v1, v2 = _view_images(sub.images, seed)
     z1, z2 = extract_features(encoder, v1), extract_features(encoder, v2)

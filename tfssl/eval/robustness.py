@@ -199,6 +199,7 @@ def corrupt_images(data, name, severity, seed=0, batch_size=256):
     """
     from tfssl.data import ImageData
 
+    data = data.materialize()  # a streamed test set is decoded here (keep it small)
     _check_name(name, IMAGE_CORRUPTIONS)
     severity = _check_severity(severity)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:

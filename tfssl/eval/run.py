@@ -68,7 +68,8 @@ class ImageEvaluation:
         self.train_dataset = train_dataset or config["dataset"]
         self.train, self.test = load_train_test(
             self.train_dataset, self.dataset, image_size=config["image_size"],
-            data_dir=data_dir, download=download)
+            data_dir=data_dir, download=download,
+            image_input=config.get("image_input", "memory"))
         channels = config["channels"]
         self.train = match_channels(self.train, channels)
         self.test = match_channels(self.test, channels)

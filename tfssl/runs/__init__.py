@@ -101,7 +101,8 @@ def pretrain(settings=None, **overrides):
     import keras
 
     from tfssl.distribute import (
-        barrier, default_jit_compile, is_chief, make_strategy, split_cpu)
+        barrier, default_jit_compile, distributed_dataset, is_chief, make_strategy,
+        split_cpu)
     from tfssl.methods import registry
     from tfssl.optimizers import build_optimizer
     from tfssl.presets import resolve_settings
@@ -166,7 +167,8 @@ def pretrain(settings=None, **overrides):
               f"({encoder.count_params():,} parameters); {s['epochs']} epochs x {steps} "
               f"steps; {strategy.num_replicas_in_sync} replica(s)", flush=True)
         fit_start = time.time()
-        history = model.fit(task.train_dataset(), epochs=s["epochs"],
+        train_data = distributed_dataset(strategy, task.train_dataset, s["batch_size"])
+        history = model.fit(train_data, epochs=s["epochs"],
                             steps_per_epoch=steps,
                             validation_data=task.validation_data, callbacks=callbacks,
                             verbose="auto")

@@ -19,8 +19,9 @@ def load_image_split(settings):
     train, test = load_train_test(settings["dataset"], settings["eval_dataset"],
                                   image_size=settings["image_size"],
                                   data_dir=settings["data_dir"],
-                                  download=settings["download"])
-    return train, match_channels(test, train.images.shape[-1])
+                                  download=settings["download"],
+                                  image_input=settings.get("image_input", "memory"))
+    return train, match_channels(test, train.image_shape[-1])
 
 
 class ImageTask:
@@ -41,20 +42,22 @@ class ImageTask:
         check_batch_size(settings["batch_size"], len(self.train))
         self.labelled = self.train.labelled and self.test.labelled and len(self.test) > 0
         self.num_train = len(self.train)
-        self.input_shape = (None,) + tuple(self.train.images.shape[1:])
+        self.input_shape = (None,) + tuple(self.train.image_shape)
         self.validation_data = None
 
     def info(self):
         """Facts of the data that the run folder records (``config.json``)."""
-        return {"channels": int(self.train.images.shape[-1]),
+        return {"channels": int(self.train.image_shape[-1]),
+                "image_input": "memory" if self.train.in_memory else "stream",
                 "class_names": list(self.train.class_names),
                 "train_examples": len(self.train), "eval_examples": len(self.test)}
 
     def describe(self):
         return (f"{self.settings['dataset']}: {len(self.train)} training / {len(self.test)} "
-                f"held-out images of {self.input_shape[1:]}")
+                f"held-out images of {self.input_shape[1:]}"
+                f"{'' if self.train.in_memory else ', streamed from disk'}")
 
-    def train_dataset(self):
+    def train_dataset(self, input_context=None):
         from tfssl.augment import views_from_settings
         from tfssl.data import views_dataset
 
@@ -64,7 +67,8 @@ class ImageTask:
         s = self.settings
         return views_dataset(self.train, s["batch_size"], views, seed=s["seed"],
                              with_index=self.spec.with_index, epochs=s["epochs"],
-                             steps_per_epoch=s["steps_per_epoch"])
+                             steps_per_epoch=s["steps_per_epoch"],
+                             input_context=input_context)
 
     def build_encoder(self):
         """The encoder, seeded so that the random-init baseline is the same network."""

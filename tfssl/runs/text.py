@@ -142,14 +142,21 @@ class TextTask:
                 f"{len(self.val_rows)} sequences of {self.settings['max_length']}; vocab "
                 f"{len(self.vocab)}")
 
-    def train_dataset(self):
+    def train_dataset(self, input_context=None):
+        """Packed rows, reshuffled every pass and masked afresh in every batch; under an
+        ``InputContext`` this pipeline's shard of the rows in per-replica batches."""
         import tensorflow as tf
 
         s = self.settings
-        return (tf.data.Dataset.from_tensor_slices(self.train_rows).cache()
+        rows, batch = tf.data.Dataset.from_tensor_slices(self.train_rows), s["batch_size"]
+        if input_context is not None:
+            rows = rows.shard(input_context.num_input_pipelines,
+                              input_context.input_pipeline_id)
+            batch = input_context.get_per_replica_batch_size(batch)
+        return (rows.cache()
                 .shuffle(len(self.train_rows), seed=s["seed"], reshuffle_each_iteration=True)
                 .repeat()
-                .batch(s["batch_size"], drop_remainder=True)
+                .batch(batch, drop_remainder=True)
                 .map(self.masker, num_parallel_calls=tf.data.AUTOTUNE)
                 .prefetch(tf.data.AUTOTUNE))
 

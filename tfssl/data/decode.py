@@ -1,0 +1,42 @@
+"""Decoding and resizing one encoded image: the same ops in memory and when streaming.
+
+:func:`tfssl.data.load_folder` (decoded once into memory) and the streamed sources of
+:mod:`tfssl.data.stream` (decoded while training) both go through these functions, so
+the two paths give the same pixels.
+"""
+
+import tensorflow as tf
+
+# ITU-R 601 luma weights (those of tf.image.rgb_to_grayscale). They sum to 0.9999, so a
+# gray pixel v (R = G = B) rounds back to exactly v for every v in 0..255.
+_LUMA = (0.2989, 0.5870, 0.1140)
+
+
+def decode_resize(blob, image_size):
+    """An encoded JPEG/PNG/BMP/GIF -> ``(image, gray)``.
+
+    ``image`` is ``(image_size, image_size, 3)`` uint8 (gray files replicated, alpha
+    dropped), resized with antialiasing and rounded; ``gray`` is True when all three
+    channels are equal (gray content, whatever the file stores).
+    """
+    img = tf.io.decode_image(blob, channels=0, expand_animations=False)
+    img = tf.cond(tf.shape(img)[-1] < 3, lambda: tf.tile(img[..., :1], [1, 1, 3]),
+                  lambda: img[..., :3])
+    img.set_shape([None, None, 3])
+    gray = tf.reduce_all(tf.logical_and(tf.equal(img[..., 0], img[..., 1]),
+                                        tf.equal(img[..., 1], img[..., 2])))
+    return resize_uint8(img, image_size), gray
+
+
+def resize_uint8(img, image_size):
+    """An image of any size -> ``(image_size, image_size, C)`` uint8 (antialiased, rounded)."""
+    img = tf.image.resize(img, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8)
+
+
+def to_channels(image, channels):
+    """A uint8 ``(..., 3)`` image with ``channels`` (1: luminance, exact for gray; 3: as is)."""
+    if channels == 3:
+        return image
+    luma = tf.tensordot(tf.cast(image, tf.float32), tf.constant(_LUMA), axes=[[-1], [0]])
+    return tf.cast(tf.clip_by_value(tf.round(luma), 0, 255), tf.uint8)[..., None]
