@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# --precision=auto (the default) measures the machine; the suite's numbers must not depend
+# on it (tests of the measurement itself unset this).
+os.environ.setdefault("TFSSL_AUTO_PRECISION", "float32")
 
 import pathlib
 

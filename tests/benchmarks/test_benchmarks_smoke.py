@@ -218,3 +218,21 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         for side in ("pretrained", "scratch"):
             assert 0.0 <= out[f"sst2_f{f}_{side}"] <= 1.0
             assert out[f"sst2_f{f}_{side}_lr"] == 1e-3
+
+
+@pytest.mark.skipif(not os.path.isfile(ARCHIVE), reason=f"no CIFAR-10 archive at {ARCHIVE}")
+def test_input_benchmarks_smoke(tmp_path):
+    """input_memory.py (a child run per input, its peak RSS) and input_throughput.py
+    (the pipeline alone, streamed and in memory, against the train step)."""
+    out = run_script("input_memory.py", "--sizes=20", "--inputs=stream",
+                     f"--work_dir={tmp_path}", "--batch_size=8", timeout=300)
+    assert out["benchmark"] == "input_memory"
+    (row,) = out["rows"]
+    assert row["images"] == 20 and row["image_input"] == "stream"
+    assert row["peak_rss_mib"] > 0 and row["steps"] == 18 // 8
+    out = run_script("input_throughput.py", "--images=20", f"--work_dir={tmp_path}",
+                     "--encoder=convnet", "--width=0.25", "--batch_size=4", "--batches=1",
+                     "--warmup_batches=1", "--steps=1", timeout=300)
+    assert out["benchmark"] == "input_throughput"
+    assert out["pipeline_stream_images_per_s"] > 0 and out["train_step_images_per_s"] > 0
+    assert out["bottleneck"] in ("model", "pipeline")

@@ -39,7 +39,7 @@ RUN_FILES = dict(config="config.json", metrics="metrics.json", model="keras/mode
                  encoder="keras/encoder.keras", export="export/encoder", logs="logs",
                  backup="backup")
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # and "auto" (see pretrain)
 
 
 def _task(spec, settings):
@@ -120,6 +120,10 @@ def pretrain(settings=None, **overrides):
     strategy = make_strategy(s["strategy"])
     spec = registry.get(s["method"])
     _check_schedule(s)
+    if s["precision"] == "auto":  # measured once per machine (tfssl.runs.machine)
+        from tfssl.runs.machine import default_precision
+
+        s["precision"], s["bfloat16_speedup"] = default_precision()
     model_dir = s["model_dir"]
     task = _task(spec, s)
 
