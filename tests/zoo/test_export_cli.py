@@ -42,6 +42,13 @@ def test_export_packs_a_loadable_entry(image_run, tmp_path):
 
 
 def test_missing_or_unfinished_run(image_run, tmp_path):
+    """The command line's report (one line, exit 2) once; the other refusals through the
+    same library call it makes."""
+    import pytest
+
+    from tfssl.errors import UsageError
+    from tfssl.zoo import export_run
+
     proc = cli("export", f"--model_dir={tmp_path / 'nothing'}", f"--to={tmp_path / 'o'}")
     assert proc.returncode == 2
     (line,) = error_lines(proc, "tfssl-export")
@@ -49,13 +56,10 @@ def test_missing_or_unfinished_run(image_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(image_run, run)
     os.remove(run / "metrics.json")
-    proc = cli("export", f"--model_dir={run}", f"--to={tmp_path / 'o'}")
-    assert proc.returncode == 2
-    (line,) = error_lines(proc, "tfssl-export")
-    assert "no metrics.json; the run has not finished" in line
-    proc = cli("export", f"--model_dir={image_run}")
-    assert proc.returncode == 2 and "--to=DIR is required" in error_lines(
-        proc, "tfssl-export")[0]
+    with pytest.raises(UsageError, match="no metrics.json; the run has not finished"):
+        export_run(str(run), str(tmp_path / "o"))
+    with pytest.raises(UsageError, match="--to=DIR is required"):
+        export_run(str(image_run), None)
     assert not (tmp_path / "o").exists()
 
 
