@@ -71,3 +71,18 @@ def test_float32_copy_of_a_reloaded_bfloat16_encoder(tmp_path):
     assert {layer.compute_dtype for layer in copy.layers} == {"float32"}
     x = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype("float32")
     np.testing.assert_allclose(copy(x), float32_copy(encoder)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_knn_holds_a_bounded_number_of_similarities(monkeypatch):
+    """Queries are cut into fewer per chunk as the memory bank grows; the votes are the
+    same."""
+    from tfssl.eval import knn
+
+    rng = np.random.default_rng(0)
+    bank, queries = rng.normal(size=(300, 8)), rng.normal(size=(50, 8))
+    labels = rng.integers(0, 4, 300)
+    whole = knn.knn_predict(bank, labels, queries, 4, k=5)
+    monkeypatch.setattr(knn, "MAX_SIMILARITIES", 300 * 7)  # 7 queries at a time
+    chunked = knn.knn_predict(bank, labels, queries, 4, k=5)
+    np.testing.assert_allclose(chunked, whole, rtol=2e-5)  # exp(sim / 0.07) magnifies
+    np.testing.assert_array_equal(chunked.argmax(1), whole.argmax(1))
