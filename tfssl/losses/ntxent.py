@@ -264,54 +264,149 @@ def _negatives_logsumexp(scaled, candidates, n, total, offset, symmetric, with_h
     Returns:
         ``(lse, hits or None)``, with the analytic gradient of ``lse`` (module docstring).
     """
-    cols = tf.shape(candidates)[0]
-    blocks = _Blocks(n, total, offset, cols)
-
-    def forward(scaled, candidates):
-        def body(r0, r1, self_col, pos_col):
-            s = _similarity_block(scaled, candidates, r0, r1, self_col)
-            lse = tf.math.log(tf.reduce_sum(tf.exp(s), axis=1))
-            if not with_hits:
-                return (lse,)
-            ranked = tf.argmax(s, axis=1, output_type=tf.int32)
-            hit = tf.equal(ranked, pos_col + tf.range(r1 - r0))
-            return lse, tf.cast(hit, tf.float32)
-
-        kinds = (tf.float32, tf.float32) if with_hits else (tf.float32,)
-        return _concat_loop(blocks, body, kinds, [[]] * len(kinds))
+    if symmetric:
+        forward, backward = _triangle_forward, _triangle_backward
+        args = (n,)
+    else:
+        forward, backward = _rows_forward, _rows_backward
+        args = (_Blocks(n, total, offset, tf.shape(candidates)[0]),)
 
     @tf.custom_gradient
     def lse_and_hits(scaled, candidates):
-        out = forward(scaled, candidates)
-        lse = out[0]
+        lse, hits = forward(scaled, candidates, *args, with_hits)
 
         def grad(dlse, *unused):
             # u_i = w_i exp(-lse_i): w_i P_ij = exp(s_ij) u_i with s unshifted (|s| <= 50).
             u = tf.convert_to_tensor(dlse) * tf.exp(-lse)
-            if symmetric:
-                def body(r0, r1, self_col, pos_col):
-                    e = tf.exp(_similarity_block(scaled, candidates, r0, r1, self_col))
-                    h = e * (u[r0:r1, None] + u[None, :])  # (G + G^T) for these rows
-                    return (tf.matmul(h, candidates),)
+            return backward(scaled, candidates, *args, u)
 
-                (d_scaled,) = _concat_loop(blocks, body, (tf.float32,),
-                                           [candidates.shape[1:]])
-                # d(loss)/d(candidates) is folded into d_scaled: both are the same z.
-                return d_scaled, tf.zeros_like(candidates)
-
-            def body(r0, r1, self_col, pos_col, d_cand):
-                e = tf.exp(_similarity_block(scaled, candidates, r0, r1, self_col))
-                g = e * u[r0:r1, None]  # w_i P_ij
-                d_cand += tf.matmul(g, scaled[r0:r1], transpose_a=True)
-                return tf.matmul(g, candidates), d_cand
-
-            d_scaled, d_cand = _concat_loop(blocks, body, (tf.float32,),
-                                            [candidates.shape[1:]],
-                                            accumulator=tf.zeros_like(candidates))
-            return d_scaled, d_cand
-
-        return (out if with_hits else lse), grad
+        return ((lse, hits) if with_hits else lse), grad
 
     if with_hits:
         return lse_and_hits(scaled, candidates)
     return lse_and_hits(scaled, candidates), None
+
+
+def _rows_forward(scaled, candidates, blocks, with_hits):
+    """Anchors against gathered candidates: whole rows of ``s``, a block at a time."""
+    def body(r0, r1, self_col, pos_col):
+        s = _similarity_block(scaled, candidates, r0, r1, self_col)
+        lse = tf.math.log(tf.reduce_sum(tf.exp(s), axis=1))
+        if not with_hits:
+            return (lse,)
+        ranked = tf.argmax(s, axis=1, output_type=tf.int32)
+        hit = tf.equal(ranked, pos_col + tf.range(r1 - r0))
+        return lse, tf.cast(hit, tf.float32)
+
+    kinds = (tf.float32, tf.float32) if with_hits else (tf.float32,)
+    out = _concat_loop(blocks, body, kinds, [[]] * len(kinds))
+    return out[0], (out[1] if with_hits else None)
+
+
+def _rows_backward(scaled, candidates, blocks, u):
+    """``d scaled = G c`` by rows and ``d c = G^T scaled`` summed over blocks."""
+    def body(r0, r1, self_col, pos_col, d_cand):
+        e = tf.exp(_similarity_block(scaled, candidates, r0, r1, self_col))
+        g = e * u[r0:r1, None]  # w_i P_ij
+        d_cand += tf.matmul(g, scaled[r0:r1], transpose_a=True)
+        return tf.matmul(g, candidates), d_cand
+
+    return _concat_loop(blocks, body, (tf.float32,), [candidates.shape[1:]],
+                        accumulator=tf.zeros_like(candidates))
+
+
+def _triangle_tiles(m):
+    """Rows per tile and tile count for ``m`` anchors: tile ``t`` is rows ``[r0, r1)``
+    against columns ``[r0, m)`` of the symmetric ``s``, so every pair is computed once."""
+    rows = tf.maximum(1, _BLOCK_ELEMENTS // tf.maximum(m, 1))
+    return rows, (m + rows - 1) // rows
+
+
+def _triangle_tile(scaled, z, r0, r1):
+    """``s[r0:r1, r0:]``, each anchor's own entry (the tile's main diagonal) -inf."""
+    s = tf.matmul(scaled[r0:r1], z[r0:], transpose_b=True)
+    return tf.linalg.set_diag(s, tf.fill([r1 - r0], float("-inf")))
+
+
+def _same_shape(new, old):
+    """``new`` with the static shape of ``old`` (a while-loop variable keeps its shape)."""
+    new.set_shape(old.shape)
+    return new
+
+
+def _triangle_forward(scaled, z, n, with_hits):
+    """One replica: ``lse`` from the upper triangle of ``s`` (``s`` is symmetric).
+
+    Row ``i`` of ``s`` is its part right of the tile's first column (summed along the
+    tile's rows) and its part left of it, which earlier tiles hold as columns (summed
+    along their columns, the tile's own square excluded: its rows cover it). The argmax
+    merges the same way, the smaller column winning ties as in ``tf.argmax``.
+    """
+    m = tf.shape(z)[0]
+    rows, count = _triangle_tiles(m)
+    neg_inf = tf.constant(float("-inf"))
+
+    def step(t, row_arrays, col_sum, *col_best):
+        r0 = t * rows
+        r1 = tf.minimum(r0 + rows, m)
+        b = r1 - r0
+        s = _triangle_tile(scaled, z, r0, r1)
+        e = tf.exp(s)
+        out = [tf.reduce_sum(e, axis=1)]
+        col_sum = _same_shape(col_sum + tf.pad(tf.reduce_sum(e, axis=0)[b:], [[r1, 0]]),
+                              col_sum)
+        if with_hits:
+            out += [tf.reduce_max(s, axis=1), r0 + tf.argmax(s, axis=1, output_type=tf.int32)]
+            best, arg = col_best
+            top = tf.reduce_max(s, axis=0)[b:]  # columns right of the tile's square
+            top_arg = r0 + tf.argmax(s, axis=0, output_type=tf.int32)[b:]
+            better = top > best[r1:]  # earlier tiles had smaller rows: they win ties
+            col_best = (tf.concat([best[:r1], tf.where(better, top, best[r1:])], 0),
+                        tf.concat([arg[:r1], tf.where(better, top_arg, arg[r1:])], 0))
+            col_best = tuple(map(_same_shape, col_best, (best, arg)))
+        row_arrays = tuple(a.write(t, o) for a, o in zip(row_arrays, out))
+        return (t + 1, row_arrays, col_sum) + tuple(col_best)
+
+    kinds = (tf.float32, tf.float32, tf.int32) if with_hits else (tf.float32,)
+    row_arrays = tuple(tf.TensorArray(k, size=count, infer_shape=False,
+                                      element_shape=tf.TensorShape([None])) for k in kinds)
+    col_best = (tf.fill([m], neg_inf), tf.fill([m], m)) if with_hits else ()
+    state = (tf.constant(0), row_arrays, tf.zeros([m])) + col_best
+    final = tf.while_loop(lambda t, *_: t < count, step, state, parallel_iterations=1)
+    row_parts = [a.concat() for a in final[1]]
+    lse = tf.math.log(row_parts[0] + final[2])
+    if not with_hits:
+        return lse, None
+    best, arg = final[3], final[4]
+    ranked = tf.where(best >= row_parts[1], arg, row_parts[2])
+    positive = tf.concat([tf.range(n) + n, tf.range(n)], axis=0)
+    return lse, tf.cast(tf.equal(ranked, positive), tf.float32)
+
+
+def _triangle_backward(scaled, z, n, u):
+    """One replica: ``d scaled = (G + G^T) z`` from the upper triangle (``d z`` folded in).
+
+    A tile's ``H = (G + G^T)[r0:r1, r0:]`` gives its rows' part ``H z[r0:]`` and, for
+    the columns right of its square, their part ``H^T z[r0:r1]``.
+    """
+    m = tf.shape(z)[0]
+    rows, count = _triangle_tiles(m)
+
+    def step(t, row_part, col_part):
+        r0 = t * rows
+        r1 = tf.minimum(r0 + rows, m)
+        b = r1 - r0
+        e = tf.exp(_triangle_tile(scaled, z, r0, r1))
+        h = e * (u[r0:r1, None] + u[None, r0:])
+        row_part = row_part.write(t, tf.matmul(h, z[r0:]))
+        from_cols = tf.matmul(h, z[r0:r1], transpose_a=True)[b:]
+        col_part = _same_shape(col_part + tf.pad(from_cols, [[r1, 0], [0, 0]]), col_part)
+        return t + 1, row_part, col_part
+
+    row_part = tf.TensorArray(tf.float32, size=count, infer_shape=False,
+                              element_shape=tf.TensorShape([None] + list(z.shape[1:])))
+    _, row_part, col_part = tf.while_loop(
+        lambda t, *_: t < count, step, (tf.constant(0), row_part, tf.zeros_like(z)),
+        parallel_iterations=1)
+    # d(loss)/d(candidates) is folded into d(scaled): both are the same z.
+    return row_part.concat() + col_part, tf.zeros_like(z)
