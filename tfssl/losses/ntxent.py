@@ -7,26 +7,33 @@ the similarity logits, the loss of anchor ``i`` with positive ``p(i)`` is
 
 over the ``2N`` candidates (all embeddings of all replicas but the anchor itself).
 
-The fast path (:func:`_negatives_logsumexp`) never holds the ``(2N, 2N)`` matrix: it
+The blocked path (:func:`_negatives_logsumexp`) never holds the ``(2N, 2N)`` matrix: it
 computes ``lse`` a block of anchor rows at a time and has an analytic gradient. With
 upstream gradients ``w_i`` for ``lse_i`` and ``P_ij = exp(s_ij - lse_i)`` (0 on the
-diagonal),
+diagonal), ``dL/ds_ij = w_i P_ij``, so for anchors ``a`` and candidates ``c``
 
-    dL/ds_ij = w_i P_ij,  so  dL/da_i = sum_j w_i P_ij c_j / T  and  dL/dc_j = sum_i w_i P_ij a_i / T
+    dL/da_i = sum_j w_i P_ij c_j / T,    dL/dc_j = sum_i w_i P_ij a_i / T.
 
-for anchors ``a`` and candidates ``c``. On one replica the anchors *are* the candidates
-and ``s`` is symmetric, so both terms fold into one product,
+Across replicas (anchors local, candidates gathered) that is what it computes, block by
+block of rows, recomputing each block of ``s``. On one replica the anchors *are* the
+candidates and ``s`` is symmetric, so both terms fold into
 
-    dL/dz = (G + G^T) z / T,   (G + G^T)_ij = exp(s_ij) (u_i + u_j),   u = w exp(-lse),
+    dL/dz = H z / T,    H = G + G^T,    H_ij = exp(s_ij) (u_i + u_j),    u = w exp(-lse),
 
-which recomputes each block of ``s`` once and costs one more matrix product of the
-forward's size (three in all, against five for autodiff of the dense formula, which
-also stores and replays several ``(2N, 2N)`` intermediates). Because ``|s_ij| <= 1/T``,
-``exp`` needs no max-shift while ``1/T <= 50`` (``exp(+-50)`` and ``2N exp(50)`` are
-well inside float32); colder temperatures take the dense, max-shifted path. The positive
-logit ``s_i,p(i) = z1_k . z2_k / T`` is one dot product per image, differentiated by
-TensorFlow.
+and only the upper triangle is visited: tile ``t`` is rows ``[r0, r1)`` against columns
+``[r0, 2N)``; a row's sum is its part in its own tile plus the earlier tiles' column sums
+for the columns left of it, and a tile's ``H`` gives ``H z[r0:]`` to its rows and
+``H^T z[r0:r1]`` to the rows of its columns. Forward and backward together cost two
+``(2N x D x 2N)`` matrix products and ``(2N)^2`` exps, against three products and several
+``(2N, 2N)`` intermediates, stored and freshly paged in every step, for TensorFlow's
+autodiff of the dense formula. Because ``|s_ij| <= 1/T``, ``exp`` needs no max-shift
+while ``1/T <= 50`` (``exp(+-50)`` and ``2N exp(50)`` are well inside float32); colder
+temperatures, and XLA compilations (which need static block shapes), take the dense
+formula. The positive logit ``s_i,p(i) = z1_k . z2_k / T`` is one dot product per
+image, differentiated by TensorFlow.
 """
+
+import numbers
 
 import keras
 import tensorflow as tf
@@ -168,7 +175,7 @@ def _ntxent(z1, z2, temperature, with_accuracy):
 
 def _blocked_path_applies(temperature):
     """A Python temperature >= 1/50 and not inside an XLA compilation (dynamic blocks)."""
-    if not isinstance(temperature, (int, float)) or temperature <= 0:
+    if not isinstance(temperature, numbers.Real) or temperature <= 0:
         return False
     return 1.0 / temperature <= _MAX_BLOCKED_INV_TEMPERATURE and not _in_xla_context()
 
@@ -356,10 +363,14 @@ def _triangle_forward(scaled, z, n, with_hits):
         col_sum = _same_shape(col_sum + tf.pad(tf.reduce_sum(e, axis=0)[b:], [[r1, 0]]),
                               col_sum)
         if with_hits:
-            out += [tf.reduce_max(s, axis=1), r0 + tf.argmax(s, axis=1, output_type=tf.int32)]
+            # argmax passes only; the maxima are gathered at the argmax positions.
+            row_arg = tf.argmax(s, axis=1, output_type=tf.int32)
+            out += [tf.gather(s, row_arg[:, None], batch_dims=1)[:, 0], r0 + row_arg]
             best, arg = col_best
-            top = tf.reduce_max(s, axis=0)[b:]  # columns right of the tile's square
-            top_arg = r0 + tf.argmax(s, axis=0, output_type=tf.int32)[b:]
+            col_arg = tf.argmax(s, axis=0, output_type=tf.int32)[b:]
+            # columns right of the tile's square
+            top = tf.gather_nd(s, tf.stack([col_arg, tf.range(b, tf.shape(s)[1])], axis=1))
+            top_arg = r0 + col_arg
             better = top > best[r1:]  # earlier tiles had smaller rows: they win ties
             col_best = (tf.concat([best[:r1], tf.where(better, top, best[r1:])], 0),
                         tf.concat([arg[:r1], tf.where(better, top_arg, arg[r1:])], 0))
