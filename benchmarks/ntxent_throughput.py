@@ -4,7 +4,10 @@
 
 ``tfssl.losses.NTXent(temperature=0.5)(z1, z2)`` on two random normal ``(N, D)``
 projections (2N = 8192 embeddings of 128 by default, as the peer), and the gradients
-with respect to both inputs, in one ``tf.function`` (``--jit_compile`` for XLA). Like
+with respect to both inputs, in one ``tf.function``: by default the path that
+``NTXent`` and ``SimCLR``'s train step take without XLA (blocked, analytic gradient);
+``--jit_compile`` XLA-compiles the whole function, which takes the dense formula. The
+``path`` field says which ran ("blocked" or "dense", read from the traced graph). Like
 the peer: 2 untimed calls, then the mean over ``--steps`` (5) calls, each ending by
 reading the loss back to Python (the peer's ``loss.item()``).
 
@@ -57,6 +60,10 @@ def main(argv):
         g1, g2 = tape.gradient(loss, [z1, z2])
         return loss, g1, g2  # the gradients are outputs, so they are computed
 
+    graph = forward_backward.get_concrete_function(z1, z2).graph
+    # The blocked path loops over blocks of anchors; the dense one has no loop.
+    path = "blocked" if any(op.type in ("While", "StatelessWhile")
+                            for op in graph.get_operations()) else "dense"
     for _ in range(FLAGS.warmup_steps):
         float(forward_backward(z1, z2)[0])
     start = time.perf_counter()
@@ -74,6 +81,7 @@ def main(argv):
         "warmup_steps": FLAGS.warmup_steps,
         "ms_per_step": round(ms, 2),
         "jit_compile": FLAGS.jit_compile,
+        "path": path,
         "threads": FLAGS.threads,
         "loss": round(loss, 4),
         "tf": tf.__version__,

@@ -46,6 +46,10 @@ def test_ntxent_throughput_smoke():
     assert out["benchmark"] == "ntxent_throughput"
     assert {"batch_size", "dim", "ms_per_step", "jit_compile", "tf"} <= set(out)
     assert out["embeddings"] == 16 and out["ms_per_step"] > 0
+    assert out["path"] == "blocked"  # the default path of NTXent without XLA
+    xla = run_script("ntxent_throughput.py", "--batch_size=8", "--dim=4", "--steps=1",
+                     "--warmup_steps=1", "--threads=0", "--jit_compile")
+    assert xla["path"] == "dense" and xla["jit_compile"] is True
 
 
 def _tiny_archive(path, per_class):

@@ -50,17 +50,25 @@ def sync_batch_norm(synchronized=None):
     return bool(synchronized)
 
 
+def gathers():
+    """Whether :func:`all_gather` here talks to other replicas (False: it is the identity).
+
+    True exactly inside a replica context of a strategy with more than one replica in sync.
+    """
+    ctx = tf.distribute.get_replica_context()
+    return ctx is not None and ctx.num_replicas_in_sync > 1
+
+
 def all_gather(x, axis=0):
     """Concatenates ``x`` from every replica along ``axis``, in replica order.
 
     Differentiable: the gradient w.r.t. the local ``x`` is the matching slice of the
-    gradient w.r.t. the gathered tensor, summed over replicas. With one replica this is
-    the identity.
+    gradient w.r.t. the gathered tensor, summed over replicas. With one replica (or in a
+    cross-replica context, see :func:`gathers`) this is the identity.
     """
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
+    if not gathers():
         return x
-    return ctx.all_gather(x, axis=axis)
+    return tf.distribute.get_replica_context().all_gather(x, axis=axis)
 
 
 def gather_offset(n):
