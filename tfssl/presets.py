@@ -44,7 +44,8 @@ MODALITY_DEFAULTS = {
         flip=True, blur=None, solarize=0.0, knn_every=0, knn_k=DEFAULT_K,
         label_free_every=0,
         crop_sampling="simclr",  # or "torchvision" (tfssl.augment.random_resized_crop)
-        image_input="auto"),  # memory | stream | auto (tfssl.data.load_images)
+        image_input="auto",  # memory | stream | auto (tfssl.data.load_images)
+        image_cache_dir=None),  # streamed images decoded and resized once, kept here
     # The text quick start: BERT tiny on CPython's own documentation.
     "text": dict(
         dataset="python_docs", encoder="bert_tiny", epochs=10, batch_size=32,

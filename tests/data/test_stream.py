@@ -214,3 +214,39 @@ def test_cli_mirrored_streamed_folder_matches_one_device_in_memory(tmp_path):
     assert mem["steps"] == st["steps"] == 6
     assert st["final_loss"] == pytest.approx(mem["final_loss"], rel=1e-4)
     assert st["knn_top1"] == mem["knn_top1"]
+
+
+def test_disk_cache_keeps_the_pixels_and_is_reused(tmp_path, tfds_dir):
+    """``image_cache_dir``: each image decoded and resized once into small PNGs (a tfds
+    split then gets random access); the cached stream has the pixels and the training
+    stream of the uncached one; a second load reuses the files; a changed file makes a
+    new cache."""
+    root = _write_tree(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    plain = load_images(f"folder:{root}", image_size=10, split="all", image_input="stream")
+    cached = load_images(f"folder:{root}", image_size=10, split="all", image_input="stream",
+                         image_cache_dir=str(cache))
+    assert isinstance(cached, FileImages) and str(cache) in cached.paths[0]
+    np.testing.assert_array_equal(cached.materialize().images, plain.materialize().images)
+    np.testing.assert_array_equal(cached.labels, plain.labels)
+    make = lambda src: views_dataset(src, 8, [VIEW, VIEW], seed=3, epochs=1)
+    _assert_same(_as_numpy(make(cached)), _as_numpy(make(plain)))
+    (key,) = [p.name for p in cache.iterdir()]
+    stamp = os.stat(cached.paths[0]).st_mtime_ns
+    again = load_images(f"folder:{root}", image_size=10, split="all", image_input="stream",
+                        image_cache_dir=str(cache))
+    assert list(again.paths) == list(cached.paths)
+    assert os.stat(again.paths[0]).st_mtime_ns == stamp  # not rewritten
+    first = sorted((root / "a").iterdir())[0]
+    first.write_bytes(tf.io.encode_png(np.zeros((9, 9, 3), np.uint8)).numpy())
+    load_images(f"folder:{root}", image_size=10, split="all", image_input="stream",
+                image_cache_dir=str(cache))
+    assert len(list(cache.iterdir())) == 2 and not list(cache.glob("*.tmp-*"))
+    # A tfds split: cached into files, read by index.
+    tfds_cached = load_images("tfds:tiny_stream", image_size=8, split="train",
+                              data_dir=tfds_dir, image_input="stream",
+                              image_cache_dir=str(tmp_path / "tcache"))
+    memory = load_images("tfds:tiny_stream", image_size=8, split="train", data_dir=tfds_dir)
+    assert isinstance(tfds_cached, FileImages)
+    np.testing.assert_array_equal(tfds_cached.materialize().images, memory.images)
+    np.testing.assert_array_equal(tfds_cached.labels, memory.labels)

@@ -58,6 +58,9 @@ _SETTINGS = {
     "image_input": ("string", "memory (decode every image once into memory), stream "
                     "(folder: and tfds: images stay on disk and are decoded while "
                     "training) or auto (stream sets over 2 GiB decoded)."),
+    "image_cache_dir": ("string", "With streamed images: decode and resize each image "
+                        "once into this folder (small PNGs, reused by later runs) and "
+                        "stream those."),
     "color_jitter": ("float", "Colour-jitter strength s."),
     "flip": ("bool", "Random horizontal flip."),
     "blur": ("bool", "Gaussian blur (default: on from 96 px)."),

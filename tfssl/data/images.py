@@ -286,7 +286,16 @@ def _sample_channels(paths, image_size, samples=64):
     return _decode_all(blobs, [paths[i] for i in pick], image_size).shape[-1]
 
 
-def load_folder(path, image_size=32, split="all", test_fraction=0.1, image_input="memory"):
+def _maybe_cached(source, image_cache_dir):
+    if not image_cache_dir:
+        return source
+    from tfssl.data.stream import disk_cache
+
+    return disk_cache(source, os.path.expanduser(image_cache_dir))
+
+
+def load_folder(path, image_size=32, split="all", test_fraction=0.1, image_input="memory",
+                image_cache_dir=None):
     """Images in class sub-folders, or a tar archive of them -> :class:`ImageData`, or a
     :class:`tfssl.data.stream.FileImages` when streamed (``image_input``, see
     :func:`load_images`; an archive is always decoded into memory)."""
@@ -305,8 +314,9 @@ def load_folder(path, image_size=32, split="all", test_fraction=0.1, image_input
         from tfssl.data.stream import FileImages
 
         paths = [names[i] for i in index]
-        return FileImages(paths, labels[index], class_names, f"folder:{path}", image_size,
-                          _sample_channels(paths, image_size))
+        return _maybe_cached(FileImages(paths, labels[index], class_names, f"folder:{path}",
+                                        image_size, _sample_channels(paths, image_size)),
+                             image_cache_dir)
     if archive is None:
         blobs = []
         for i in index:
@@ -322,7 +332,7 @@ def load_folder(path, image_size=32, split="all", test_fraction=0.1, image_input
 
 
 def load_tfds_images(name, split, image_size=32, data_dir=None, download=False,
-                     image_input="memory"):
+                     image_input="memory", image_cache_dir=None):
     """A tensorflow-datasets image dataset -> :class:`ImageData`, or a
     :class:`tfssl.data.stream.TfdsImages` streamed from its shards (``image_input``)."""
     from tfssl.data.stream import TfdsImages
@@ -332,7 +342,7 @@ def load_tfds_images(name, split, image_size=32, data_dir=None, download=False,
     if not len(stream):
         raise UsageError(f"tfds:{name}:{split} is empty")
     if _streams(image_input, len(stream), image_size, stream.source):
-        return stream
+        return _maybe_cached(stream, image_cache_dir)
     return stream.materialize()
 
 
@@ -340,7 +350,7 @@ IMAGE_SPECS = "digits | folder:PATH | tfds:NAME[:SPLIT]"
 
 
 def load_images(spec, image_size=32, split="train", data_dir=None, download=False,
-                test_fraction=None, image_input="memory"):
+                test_fraction=None, image_input="memory", image_cache_dir=None):
     """Loads an image dataset spec (see module docstring) as :class:`ImageData`.
 
     Args:
@@ -356,6 +366,8 @@ def load_images(spec, image_size=32, split="train", data_dir=None, download=Fals
             while training, :mod:`tfssl.data.stream`) or ``auto`` (stream when the
             decoded set would take more than :data:`MEMORY_LIMIT_BYTES`). ``digits`` is
             always in memory; a folder archive cannot be streamed.
+        image_cache_dir: with streamed images, decode and resize each image once into
+            this folder (:func:`tfssl.data.stream.disk_cache`) and stream those files.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -367,10 +379,12 @@ def load_images(spec, image_size=32, split="train", data_dir=None, download=Fals
         path = os.path.expanduser(spec[len("folder:"):])
         if not path:
             raise UsageError(f"dataset spec {spec!r}: expected folder:PATH")
-        return load_folder(path, image_size, split, test_fraction or 0.1, image_input)
+        return load_folder(path, image_size, split, test_fraction or 0.1, image_input,
+                           image_cache_dir)
     if spec.startswith("tfds:"):
         name, tsplit = parse_tfds_spec(spec, default_split=split if split != "all" else "train")
-        return load_tfds_images(name, tsplit, image_size, data_dir, download, image_input)
+        return load_tfds_images(name, tsplit, image_size, data_dir, download, image_input,
+                                image_cache_dir)
     raise UsageError(f"unknown image dataset spec {spec!r}: expected {IMAGE_SPECS}")
 
 
@@ -409,7 +423,7 @@ def _tfds_eval_split(name, data_dir, download):
 
 
 def load_train_test(dataset, eval_dataset=None, *, image_size=32, data_dir=None,
-                    download=False, image_input="memory"):
+                    download=False, image_input="memory", image_cache_dir=None):
     """The training images (kNN memory bank) and held-out images of a run, disjoint.
 
     * ``eval_dataset`` is None or the same source as ``dataset`` (the same spec, the
@@ -424,14 +438,14 @@ def load_train_test(dataset, eval_dataset=None, *, image_size=32, data_dir=None,
       ``test`` / ``validation`` when it has one, else ``train``) for evaluation.
 
     The held-out parts never depend on a training seed. Channel counts are those of
-    the files; see :func:`match_channels`. ``image_input`` is that of
-    :func:`load_images`, for each part on its own.
+    the files; see :func:`match_channels`. ``image_input`` and ``image_cache_dir`` are
+    those of :func:`load_images`, for each part on its own.
 
     Returns:
         ``(train, test)`` :class:`ImageData` (or streamed sources).
     """
     common = dict(image_size=image_size, data_dir=data_dir, download=download,
-                  image_input=image_input)
+                  image_input=image_input, image_cache_dir=image_cache_dir)
     key = _source_key(dataset)
     if eval_dataset is None or _source_key(eval_dataset) == key:
         kind = key[0]

@@ -21,6 +21,8 @@ evaluation use: ``len``, ``labels``, ``class_names``, ``source``, ``labelled``,
 :meth:`materialize` (decode into an ``ImageData``: for small subsets).
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -28,7 +30,7 @@ from tfssl.data.decode import decode_resize, to_channels
 from tfssl.data.images import ImageData, LabelledImages
 from tfssl.errors import UsageError
 
-__all__ = ["FileImages", "TfdsImages"]
+__all__ = ["FileImages", "TfdsImages", "disk_cache"]
 
 
 class _Streamed(LabelledImages):
@@ -195,3 +197,65 @@ class TfdsImages(_Streamed):
 
     def images_dataset(self):
         return self.records().map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _cache_key(source):
+    """What a cached copy of ``source`` depends on: its images (files with their size and
+    modification time, or the tfds dataset, version, split and positions), the image
+    size and the channels."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if isinstance(source, FileImages):
+        for p in source.paths:
+            st = os.stat(p)
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    else:
+        h.update(f"tfds|{source.name}|{source.builder.info.version}|{source.split}|"
+                 f"{source.builder.data_dir}\n".encode())
+        if source.index is not None:
+            h.update(np.asarray(source.index, np.int64).tobytes())
+    h.update(f"{source.image_size}|{source.channels}".encode())
+    return h.hexdigest()[:24]
+
+
+def disk_cache(source, cache_dir):
+    """``source`` decoded and resized once into ``cache_dir`` as small PNG files.
+
+    The first call writes ``cache_dir/KEY/`` (``KEY`` from :func:`_cache_key`: the
+    images, their size and channels) in one parallel pass, under a temporary name renamed
+    when complete, so an interrupted write is never used; later calls reuse it. The
+    result is a :class:`FileImages` over those files: random access (a full permutation
+    per epoch, also for a tfds split) and a cheap decode, with the same pixels as
+    ``source`` (PNG is lossless and the resize to the same size is exact).
+    """
+    import shutil
+
+    key = _cache_key(source)
+    final = os.path.join(cache_dir, key)
+    n = len(source)
+    paths = [os.path.join(final, f"{i // 1000:05d}", f"{i:08d}.png") for i in range(n)]
+    if not os.path.isfile(os.path.join(final, "labels.npy")):
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = f"{final}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for start in range(0, n, 1000):
+            os.makedirs(os.path.join(tmp, f"{start // 1000:05d}"))
+        names = tf.constant([p.replace(final, tmp, 1) for p in paths])
+        def write(image, name):
+            with tf.control_dependencies([tf.io.write_file(name, tf.io.encode_png(image))]):
+                return tf.constant(0)
+
+        writes = tf.data.Dataset.zip(source.images_dataset(),
+                                     tf.data.Dataset.from_tensor_slices(names)).map(
+            write, num_parallel_calls=tf.data.AUTOTUNE)
+        for _ in writes.batch(1024):
+            pass
+        np.save(os.path.join(tmp, "labels.npy"), np.asarray(source.labels, np.int64))
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process finished the same cache first
+            shutil.rmtree(tmp, ignore_errors=True)
+    labels = np.load(os.path.join(final, "labels.npy"))
+    return FileImages(paths, labels, source.class_names, source.source, source.image_size,
+                      source.channels)

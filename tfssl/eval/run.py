@@ -69,7 +69,8 @@ class ImageEvaluation:
         self.train, self.test = load_train_test(
             self.train_dataset, self.dataset, image_size=config["image_size"],
             data_dir=data_dir, download=download,
-            image_input=config.get("image_input", "memory"))
+            image_input=config.get("image_input", "memory"),
+            image_cache_dir=config.get("image_cache_dir"))
         channels = config["channels"]
         self.train = match_channels(self.train, channels)
         self.test = match_channels(self.test, channels)

@@ -20,7 +20,8 @@ def load_image_split(settings):
                                   image_size=settings["image_size"],
                                   data_dir=settings["data_dir"],
                                   download=settings["download"],
-                                  image_input=settings.get("image_input", "memory"))
+                                  image_input=settings.get("image_input", "memory"),
+                                  image_cache_dir=settings.get("image_cache_dir"))
     return train, match_channels(test, train.image_shape[-1])
 
 
