@@ -55,3 +55,33 @@ def test_bad_arguments():
         bert(50, hidden_dim=10, num_heads=3)
     with pytest.raises(UsageError, match="unknown text encoder"):
         get_text_encoder("bert_huge", 50)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_gelu_approximate_is_kerass_tanh_gelu_with_its_gradient(jit):
+    import tensorflow as tf
+
+    from tfssl.encoders.bert import gelu_approximate
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(0.0, 3.0, size=(64, 33)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(64, 33)).astype("float32"))
+
+    def value_and_grad(f):
+        @tf.function(jit_compile=jit)
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = f(x)
+                loss = tf.reduce_sum(y * upstream)
+            return y, tape.gradient(loss, x)
+        return run(x)
+
+    y, g = value_and_grad(gelu_approximate)
+    y_ref, g_ref = value_and_grad(lambda x: keras.activations.gelu(x, approximate=True))
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5)
+    # bfloat16 in, bfloat16 out, close to the float32 values.
+    y16 = gelu_approximate(tf.cast(x, tf.bfloat16))
+    assert y16.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(y16, tf.float32), y_ref, rtol=2e-2, atol=2e-2)

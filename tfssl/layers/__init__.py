@@ -1,3 +1,4 @@
-"""Projection and prediction heads."""
+"""Projection and prediction heads, and the fused batch norm they and the encoders use."""
 
 from tfssl.layers.heads import ProjectionHead  # noqa: F401
+from tfssl.layers.normalization import BatchNormalization  # noqa: F401

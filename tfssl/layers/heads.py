@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from tfssl.layers.normalization import BatchNormalization
+
 
 @keras.saving.register_keras_serializable(package="tfssl")
 class ProjectionHead(keras.layers.Layer):
@@ -53,10 +55,9 @@ class ProjectionHead(keras.layers.Layer):
             shape = dense.compute_output_shape(shape)
             norm = None
             if not last or self.last_bn:
-                norm = layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
-                                                 center=not last, scale=not last,
-                                                 synchronized=synchronized,
-                                                 name=f"bn_{i}")
+                norm = BatchNormalization(momentum=0.9, epsilon=1e-5, center=not last,
+                                          scale=not last, synchronized=synchronized,
+                                          name=f"bn_{i}")
                 norm.build(shape)
             self.dense_layers.append(dense)
             self.norm_layers.append(norm)
