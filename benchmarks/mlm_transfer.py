@@ -45,6 +45,8 @@ flags.DEFINE_integer("max_length", 128, "Tokens per pretraining row.")
 flags.DEFINE_integer("batch_size", 32, "Pretraining batch size.")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak pretraining learning rate (AdamW).")
 flags.DEFINE_bool("whole_word_masking", False, "Mask whole words.")
+flags.DEFINE_bool("pre_norm", None, "Pre-layer-norm blocks (default: the mlm method's "
+                  "default); --nopre_norm is BERT's post-norm layout, as keras-hub's.")
 flags.DEFINE_enum("precision", "mixed_bfloat16", ["float32", "mixed_bfloat16"],
                   "Pretraining and keras-hub precision.")
 flags.DEFINE_integer("max_epochs", 1000, "Cap on pretraining epochs (the budget decides).")
@@ -143,8 +145,8 @@ def main(argv):
         method="mlm", dataset=train_text, eval_dataset=valid_text, encoder=FLAGS.encoder,
         vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
         batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-        whole_word_masking=FLAGS.whole_word_masking, precision=FLAGS.precision,
-        epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
+        whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
+        precision=FLAGS.precision, epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
         seed=FLAGS.seed)
     train = load_labeled_text(train_file)
     evaluate = load_labeled_text(eval_file, label_names=train.label_names)
@@ -155,6 +157,7 @@ def main(argv):
     out = {
         "benchmark": "mlm_transfer", "encoder": FLAGS.encoder,
         "minutes": FLAGS.minutes, "precision": FLAGS.precision,
+        "pre_norm": bool(settings["pre_norm"]),
         "max_length": FLAGS.max_length, "batch_size": FLAGS.batch_size,
         "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
         "pretrain_tokens": steps * FLAGS.batch_size * FLAGS.max_length,
