@@ -115,3 +115,24 @@ def test_bad_channel_count_is_refused(tmp_path):
         m.serve_uint8(np.zeros((1, 8, 8, 2), np.uint8))
     with pytest.raises(TypeError, match="expected uint8"):
         prepare_uint8_images(np.zeros((1, 8, 8, 3), np.float32), SIZE, 3)
+
+
+def test_channel_check_runs_before_the_images_are_used():
+    """The channel check gates the images in a graph (a control dependency), so a bad
+    channel count is always reported by the check and never, by a race, as the
+    encoder's convolution error (the suite once saw "Depth of input must be a multiple
+    of depth of filter: 2 vs 3")."""
+    graph = tf.function(lambda x: prepare_uint8_images(x, SIZE, 3)).get_concrete_function(
+        tf.TensorSpec([None, None, None, None], tf.uint8)).graph
+    gated = {op.name for op in graph.get_operations()
+             if any("assert" in c.name.lower() for c in op.control_inputs)}
+    (cast,) = [op for op in graph.get_operations()
+               if op.type == "Cast" and op.inputs[0].dtype == tf.uint8]
+
+    def waits_for_check(op, seen=set()):
+        if op.name in gated:
+            return True
+        seen.add(op.name)
+        return any(waits_for_check(t.op) for t in op.inputs if t.op.name not in seen)
+
+    assert waits_for_check(cast), "the images reach the model without the channel check"

@@ -30,9 +30,14 @@ SIGNATURES = ("serve", "serve_uint8", "serve_bytes")
 def _to_channels(images, channels):
     """uint8 ``(batch, h, w, c)``, c in {1, 3, 4} -> ``channels`` (1 or 3) channels."""
     c = tf.shape(images)[-1]
-    tf.debugging.assert_equal(
+    check = tf.debugging.assert_equal(
         tf.logical_or(tf.logical_or(tf.equal(c, 1), tf.equal(c, 3)), tf.equal(c, 4)), True,
         message="images must have 1, 3 or 4 channels")
+    # In a graph the check must gate the images: otherwise the encoder's convolution can
+    # run first and fail with its own error (seen once in the suite: "Depth of input must
+    # be a multiple of depth of filter: 2 vs 3").
+    with tf.control_dependencies([check] if check is not None else []):
+        images = tf.identity(images)
     rgb = tf.cond(tf.equal(c, 1), lambda: tf.repeat(images[..., :1], 3, axis=-1),
                   lambda: images[..., :3])  # RGBA: alpha dropped
     if channels == 3:
