@@ -250,3 +250,41 @@ def test_disk_cache_keeps_the_pixels_and_is_reused(tmp_path, tfds_dir):
     assert isinstance(tfds_cached, FileImages)
     np.testing.assert_array_equal(tfds_cached.materialize().images, memory.images)
     np.testing.assert_array_equal(tfds_cached.labels, memory.labels)
+
+
+def test_streamed_file_that_is_not_an_image_is_one_line_naming_it(tmp_path):
+    """A streamed file that is not an image (here: text saved as .jpg, not in the
+    64-file channel sample) stops ``tfssl-pretrain`` with one line naming the file and
+    exit code 2, not TensorFlow's decode error; no run directory is left behind as a
+    finished run (no metrics.json, no export)."""
+    from tfssl.errors import input_error_line
+
+    root = _write_tree(tmp_path / "imgs", per_class=40)  # 120 files, 64 sampled
+    paths = sorted(str(p) for p in root.rglob("*.*"))
+    sampled = set(np.unique(np.linspace(0, len(paths) - 1, 64).astype(int)))
+    bad = next(p for i, p in enumerate(paths) if i not in sampled and p.endswith(".jpg"))
+    with open(bad, "wb") as f:
+        f.write(b"this is a text file, not a JPEG\n")
+
+    # The library: the pipeline's error carries the marker; the line names the file.
+    stream = load_images(f"folder:{root}", image_size=8, split="all", image_input="stream")
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        _as_numpy(stream.images_dataset().batch(200))
+    assert input_error_line(err.value) == (f"unreadable image {bad}: not a valid "
+                                           "JPEG/PNG/BMP/GIF file")
+    assert input_error_line(ValueError("something else")) is None
+
+    run = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfssl.cli.pretrain", "--method=simclr",
+         f"--dataset=folder:{root}", "--image_input=stream", "--encoder=convnet",
+         "--width=0.25", "--image_size=8", "--epochs=1", "--batch_size=16",
+         "--projection_dim=8", "--projection_hidden_dim=16", f"--model_dir={run}"],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (f"tfssl-pretrain: error: unreadable image {bad}: not a valid "
+                    "JPEG/PNG/BMP/GIF file"), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert not (run / "metrics.json").exists() and not (run / "export").exists()

@@ -28,6 +28,28 @@ def decode_resize(blob, image_size):
     return resize_uint8(img, image_size), gray
 
 
+# The leading bytes of the formats tf.io.decode_image reads (JPEG, PNG, GIF, BMP).
+_MAGIC = ((0, b"\xff\xd8\xff"), (0, b"\x89PNG"), (0, b"GIF8"), (0, b"BM"))
+_NOT_AN_IMAGE = ": not a valid JPEG/PNG/BMP/GIF file"
+
+
+def checked_blob(blob, path):
+    """``blob`` after an in-graph check that it starts like a JPEG/PNG/GIF/BMP file.
+
+    A streamed file that is empty or not an image stops the pipeline with an error that
+    names ``path`` (TensorFlow's decode error would not); the command line turns it into
+    one line (:func:`tfssl.errors.input_error_line`). A file whose header is right but
+    whose body is damaged still fails in TensorFlow's decoder.
+    """
+    from tfssl.errors import INPUT_ERROR
+
+    ok = tf.reduce_any(tf.stack([tf.equal(tf.strings.substr(blob, start, len(magic)), magic)
+                                 for start, magic in _MAGIC]))
+    check = tf.debugging.Assert(ok, [INPUT_ERROR + " unreadable image", path, _NOT_AN_IMAGE])
+    with tf.control_dependencies([check]):
+        return tf.identity(blob)
+
+
 def resize_uint8(img, image_size):
     """An image of any size -> ``(image_size, image_size, C)`` uint8 (antialiased, rounded)."""
     img = tf.image.resize(img, (image_size, image_size), antialias=True)

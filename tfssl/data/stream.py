@@ -26,7 +26,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfssl.data.decode import decode_resize, to_channels
+from tfssl.data.decode import checked_blob, decode_resize, to_channels
 from tfssl.data.images import ImageData, LabelledImages
 from tfssl.errors import UsageError
 
@@ -85,7 +85,8 @@ class FileImages(_Streamed):
         size, channels = self.image_size, self.channels
 
         def element(index):
-            image, _ = decode_resize(tf.io.read_file(tf.gather(paths, index)), size)
+            path = tf.gather(paths, index)
+            image, _ = decode_resize(checked_blob(tf.io.read_file(path), path), size)
             return to_channels(image, channels)
 
         return element
