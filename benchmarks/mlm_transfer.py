@@ -146,8 +146,8 @@ def main(argv):
         vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
         batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
         whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
-        precision=FLAGS.precision, epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
-        seed=FLAGS.seed)
+        precision=FLAGS.precision, epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes,
+        model_dir=model_dir, seed=FLAGS.seed)
     train = load_labeled_text(train_file)
     evaluate = load_labeled_text(eval_file, label_names=train.label_names)
 

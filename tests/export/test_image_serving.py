@@ -129,7 +129,9 @@ def test_channel_check_runs_before_the_images_are_used():
     (cast,) = [op for op in graph.get_operations()
                if op.type == "Cast" and op.inputs[0].dtype == tf.uint8]
 
-    def waits_for_check(op, seen=set()):
+    seen = set()
+
+    def waits_for_check(op):
         if op.name in gated:
             return True
         seen.add(op.name)

@@ -7,6 +7,8 @@ the two paths give the same pixels.
 
 import tensorflow as tf
 
+from tfssl.errors import INPUT_ERROR
+
 # ITU-R 601 luma weights (those of tf.image.rgb_to_grayscale). They sum to 0.9999, so a
 # gray pixel v (R = G = B) rounds back to exactly v for every v in 0..255.
 _LUMA = (0.2989, 0.5870, 0.1140)
@@ -29,8 +31,9 @@ def decode_resize(blob, image_size):
 
 
 # The leading bytes of the formats tf.io.decode_image reads (JPEG, PNG, GIF, BMP).
-_MAGIC = ((0, b"\xff\xd8\xff"), (0, b"\x89PNG"), (0, b"GIF8"), (0, b"BM"))
-_NOT_AN_IMAGE = ": not a valid JPEG/PNG/BMP/GIF file"
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+# What an unreadable image file is called, streamed or decoded into memory.
+NOT_AN_IMAGE = "not a valid JPEG/PNG/BMP/GIF file"
 
 
 def checked_blob(blob, path):
@@ -41,11 +44,10 @@ def checked_blob(blob, path):
     one line (:func:`tfssl.errors.input_error_line`). A file whose header is right but
     whose body is damaged still fails in TensorFlow's decoder.
     """
-    from tfssl.errors import INPUT_ERROR
-
-    ok = tf.reduce_any(tf.stack([tf.equal(tf.strings.substr(blob, start, len(magic)), magic)
-                                 for start, magic in _MAGIC]))
-    check = tf.debugging.Assert(ok, [INPUT_ERROR + " unreadable image", path, _NOT_AN_IMAGE])
+    ok = tf.reduce_any(tf.stack([tf.equal(tf.strings.substr(blob, 0, len(magic)), magic)
+                                 for magic in _MAGIC]))
+    check = tf.debugging.Assert(ok, [INPUT_ERROR + " unreadable image", path,
+                                     ": " + NOT_AN_IMAGE])
     with tf.control_dependencies([check]):
         return tf.identity(blob)
 

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfssl.data.decode import decode_resize
+from tfssl.data.decode import NOT_AN_IMAGE, decode_resize
 from tfssl.data.tfds_source import parse_tfds_spec, tfds_builder
 from tfssl.errors import UsageError
 
@@ -246,8 +246,7 @@ def _decode_all(blobs, names, image_size):
             try:
                 tf.io.decode_image(b, channels=3, expand_animations=False)
             except (tf.errors.InvalidArgumentError, ValueError):
-                raise UsageError(f"unreadable image {name}: not a valid "
-                                 "JPEG/PNG/BMP/GIF file") from None
+                raise UsageError(f"unreadable image {name}: {NOT_AN_IMAGE}") from None
         raise
     images = np.concatenate([x for x, _ in batches])
     if all(g.all() for _, g in batches):
