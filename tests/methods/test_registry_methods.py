@@ -79,7 +79,11 @@ def test_fit_changes_weights_and_lowers_loss(name):
     trained = model.gradient_variables()
     before = [w.numpy().copy() for w in trained]
     first, _ = train_mode_loss(model, batch_dataset(name, v))
+    traces, step = [], model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
     hist = model.fit(batch_dataset(name, v, 5), epochs=1, verbose=0)
+    # Traced once: the optimizer is built before fit, not inside the first trace.
+    assert len(traces) == 1
     _restore(model, state)
     after, logs = train_mode_loss(model, batch_dataset(name, v))
     changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, trained)]
@@ -102,6 +106,12 @@ def test_keras_round_trip_identical_outputs(name, tmp_path):
     model.save(path)
     again = keras.saving.load_model(path)
     assert type(again) is type(model)
+    # The optimizer state comes back too (Adam's moments of the trained variables only:
+    # BYOL's and MoCo's EMA targets have none).
+    assert [v.path for v in again.optimizer.variables] == \
+        [v.path for v in model.optimizer.variables]
+    for a, b in zip(again.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     np.testing.assert_allclose(again.predict(v[0], verbose=0), model.predict(v[0], verbose=0),
                                rtol=1e-5, atol=1e-5)
     loss_a = again.evaluate(batch_dataset(name, v), verbose=0, return_dict=True)["loss"]

@@ -97,6 +97,19 @@ def test_finetune_bad_settings():
         select_and_finetune(_encoder(len(vocab)), vocab, data, data, data, [])
 
 
+def test_finetune_traces_the_train_step_once(monkeypatch):
+    """The optimizer is built before ``fit``; built inside the first trace, it made
+    ``tf.function`` trace the whole BERT step twice (seconds per fine-tuning)."""
+    traces, step = [], TextClassifier.train_step
+    monkeypatch.setattr(TextClassifier, "train_step",
+                        lambda self, data: traces.append(1) or step(self, data))
+    data = _data()
+    vocab = train_vocabulary(data.texts, 60)
+    _, metrics = finetune_text_classifier(_encoder(len(vocab)), vocab, data, data,
+                                          max_length=16, steps=3, batch_size=4, verbose=0)
+    assert len(traces) == 1 and metrics["steps"] == 3
+
+
 def test_holdout_split_balanced_and_disjoint():
     data = _data(10)  # 60 positive, 60 negative
     rest, held = holdout_split(data, 20, seed=3)

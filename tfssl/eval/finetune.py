@@ -10,6 +10,7 @@ that the two numbers differ only by the initialisation.
 import numpy as np
 
 from tfssl.data.subsets import label_fraction_indices, parse_fractions
+from tfssl.optimizers.factory import build_before_fit
 
 DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
 DEFAULT_STEPS = 300
@@ -86,6 +87,7 @@ def finetune_image_encoder(encoder, train, test, *, steps=DEFAULT_STEPS,
     ds = tf.data.Dataset.zip(tf.data.Dataset.random(seed=seed).batch(2), ds)
     ds = ds.map(lambda s, xy: _augment(flip)(s, *xy), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    build_before_fit(model)
     model.fit(ds, epochs=1, steps_per_epoch=int(steps), verbose=0)
     logits = model.predict(eval_dataset(test, 256), verbose=0)
     return float(np.mean(np.argmax(logits, axis=1) == np.asarray(test.labels)))

@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from tfssl.optimizers.factory import build_before_fit
+
 
 def linear_probe(train_features, train_labels, test_features, test_labels,
                  num_classes=None, epochs=100, batch_size=256, learning_rate=1e-2,
@@ -23,6 +25,7 @@ def linear_probe(train_features, train_labels, test_features, test_labels,
                               keras.layers.Dense(num_classes)])
     probe.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    build_before_fit(probe)
     probe.fit(x_train, np.asarray(train_labels), epochs=epochs,
               batch_size=min(batch_size, len(x_train)), verbose=0, shuffle=True)
     predictions = np.argmax(probe.predict(x_test, batch_size=batch_size, verbose=0), axis=1)

@@ -39,6 +39,7 @@ import keras
 import tensorflow as tf
 
 from tfssl.distribute import replicas
+from tfssl.optimizers.factory import build_before_fit
 
 __all__ = ["Method", "MomentumMethod", "build_child", "embedding_std", "split_batch"]
 
@@ -150,12 +151,14 @@ class Method(keras.Model):
         (keras-team/keras#20585) and when replicas hold different batch sizes. A
         method builds all its layers in ``__init__`` and compiles no loss or metrics,
         so no batch is needed.
+
+        The optimizer is built here on one device too (Keras defers it to the first
+        trace there): variables created inside the first trace make ``tf.function``
+        trace the whole train step twice.
         """
-        if self._distribute_strategy is None or not all(
-                layer.built for layer in self._flatten_layers()):
+        if not all(layer.built for layer in self._flatten_layers()):
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=None)
+        build_before_fit(self, self.gradient_variables())
 
     @property
     def metrics(self):
@@ -209,6 +212,17 @@ class Method(keras.Model):
         return results
 
     # --- serialisation -------------------------------------------------------------
+    def compile_from_config(self, config):
+        """Compiles a loaded model and builds its optimizer on ``gradient_variables()``.
+
+        Keras builds it on every trainable variable, which for BYOL / MoCo (EMA targets
+        are trainable but not trained) does not fit the saved state: Keras then skips
+        it and training would resume with fresh optimizer moments.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            build_before_fit(self, self.gradient_variables())
+
     def get_config(self):
         config = super().get_config()
         for name in self.child_names:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfssl.errors import UsageError
+from tfssl.optimizers.factory import build_before_fit
 
 __all__ = [
     "TextClassifier",
@@ -245,6 +246,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     model.compile(optimizer=optimizer,
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    build_before_fit(model)
     history = model.fit(train_ds, verbose=verbose, callbacks=callbacks, **fit_args)
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
     majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()

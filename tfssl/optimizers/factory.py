@@ -51,3 +51,17 @@ def build_optimizer(name, learning_rate, total_steps, warmup_steps=0, weight_dec
     if exclude_from_weight_decay:
         opt.exclude_from_weight_decay(var_names=list(exclude_from_weight_decay))
     return opt
+
+
+def build_before_fit(model, variables=None):
+    """Builds ``model.optimizer`` on ``variables`` (default: the trainable ones) now.
+
+    Keras builds it inside the first trace of the train step when no strategy scope
+    is set; ``tf.function`` then traces the whole step a second time (variables
+    created in a trace), which costs seconds per ``fit`` for a BERT step. Call after
+    ``compile`` and once every layer is built. A built optimizer is left as it is.
+    """
+    optimizer = model.optimizer
+    if optimizer is not None and not optimizer.built:
+        with model.distribute_strategy.scope():
+            optimizer.build(model.trainable_variables if variables is None else variables)
