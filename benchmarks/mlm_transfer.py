@@ -49,6 +49,8 @@ flags.DEFINE_bool("pre_norm", None, "Pre-layer-norm blocks (default: the mlm met
                   "default); --nopre_norm is BERT's post-norm layout, as keras-hub's.")
 flags.DEFINE_enum("precision", "mixed_bfloat16", ["float32", "mixed_bfloat16"],
                   "Pretraining and keras-hub precision.")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the tfssl and keras-hub train steps "
+                  "(default: the runner's per-device rule, on for BERT on CPU).")
 flags.DEFINE_integer("max_epochs", 1000, "Cap on pretraining epochs (the budget decides).")
 flags.DEFINE_bool("kerashub", True, "Train keras-hub's BertMaskedLM for the same steps.")
 flags.DEFINE_list("fractions", ["0.01", "0.1", "1.0"], "Label fractions of SST-2 train.")
@@ -75,6 +77,7 @@ def kerashub_masked_accuracy(task, settings, steps, log):
     import numpy as np
     import tensorflow as tf
 
+    from tfssl.distribute import default_jit_compile
     from tfssl.encoders.bert import BERT_PRESETS
     from tfssl.runs import dtype_policy
 
@@ -102,7 +105,8 @@ def kerashub_masked_accuracy(task, settings, steps, log):
         model.compile(optimizer=opt,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(
-                          name="masked_accuracy")], jit_compile=True)
+                          name="masked_accuracy")],
+                      jit_compile=default_jit_compile(settings["jit_compile"], cpu=True))
         start = time.time()
         model.fit(task.train_dataset().map(to_hub), epochs=1, steps_per_epoch=steps,
                   verbose=0)
@@ -120,6 +124,7 @@ def main(argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tfssl  # noqa: F401
     from tfssl.data.text import load_labeled_text
+    from tfssl.distribute import default_jit_compile
     from tfssl.methods import registry
     from tfssl.methods.text_classifier import load_run, transfer_curve
     from tfssl.presets import resolve_settings
@@ -146,18 +151,19 @@ def main(argv):
         vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
         batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
         whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
-        precision=FLAGS.precision, epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes,
-        model_dir=model_dir, seed=FLAGS.seed)
+        precision=FLAGS.precision, jit_compile=FLAGS.jit_compile, epochs=FLAGS.max_epochs,
+        budget_minutes=FLAGS.minutes, model_dir=model_dir, seed=FLAGS.seed)
     train = load_labeled_text(train_file)
     evaluate = load_labeled_text(eval_file, label_names=train.label_names)
 
     with contextlib.redirect_stdout(sys.stderr):  # the runner's progress is for people
         metrics = pretrain(settings)
+    jit_compile = default_jit_compile(settings["jit_compile"], cpu=True)  # one replica
     steps = int(metrics["steps"])
     out = {
         "benchmark": "mlm_transfer", "encoder": FLAGS.encoder,
         "minutes": FLAGS.minutes, "precision": FLAGS.precision,
-        "pre_norm": bool(settings["pre_norm"]),
+        "pre_norm": bool(settings["pre_norm"]), "jit_compile": jit_compile,
         "max_length": FLAGS.max_length, "batch_size": FLAGS.batch_size,
         "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
         "pretrain_tokens": steps * FLAGS.batch_size * FLAGS.max_length,

@@ -212,10 +212,11 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         f"--train_file=labeled_text:{tmp_path / 'sst.txt'}",
         f"--eval_file=labeled_text:{tmp_path / 'sst.txt'}", "--minutes=0.02",
         "--max_epochs=1", "--vocab_size=120", "--max_length=16", "--batch_size=4",
-        "--precision=float32", "--fractions=0.5,1.0", "--finetune_lrs=1e-3",
-        "--finetune_steps=2", "--finetune_batch_size=4", "--finetune_max_length=16",
-        "--select_size=4", f"--model_dir={tmp_path / 'run'}", timeout=600)
+        "--precision=float32", "--nojit_compile", "--fractions=0.5,1.0",
+        "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
+        "--finetune_max_length=16", "--select_size=4", f"--model_dir={tmp_path / 'run'}", timeout=600)
     assert out["benchmark"] == "mlm_transfer" and out["pretrain_steps"] >= 1
+    assert out["jit_compile"] is False
     assert 0.0 <= out["mlm_masked_accuracy"] <= 1.0
     assert 0.0 <= out["kerashub_masked_accuracy"] <= 1.0
     for f in ("0.5", "1"):
