@@ -7,6 +7,9 @@ import sys
 import tempfile
 
 import pytest
+import tensorflow as tf
+
+from tfssl.runs.budget import validation_every
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
@@ -44,6 +47,11 @@ def test_end_to_end_tiny(corpus, tmp_path):
     assert 0 <= b["masked_accuracy"] <= 1 and b["most_frequent_token"]
     config = json.loads((run / "config.json").read_text())
     assert config["method"] == "mlm" and config["max_length"] == 16
+    # A few validation batches next to 2-step epochs: fit validates less often than
+    # every epoch (the rule itself: tests/runs/test_validation_every.py).
+    batches = -(-config["validation_sequences"] // 4)
+    assert config["validation_every_epochs"] == validation_every(
+        tf.data.Dataset.range(batches), 2) > 1
     assert (run / "vocab.txt").read_text().split("\n")[:5] == [
         "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert (run / "keras" / "encoder.keras").is_file()

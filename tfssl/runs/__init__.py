@@ -106,7 +106,7 @@ def pretrain(settings=None, **overrides):
     from tfssl.methods import registry
     from tfssl.optimizers import build_optimizer
     from tfssl.presets import resolve_settings
-    from tfssl.runs.budget import RunBackup, WallClockBudget
+    from tfssl.runs.budget import RunBackup, WallClockBudget, validation_every
 
     start = time.time()
     if settings is None:
@@ -155,11 +155,13 @@ def pretrain(settings=None, **overrides):
                     s["weight_decay"],
                     exclude_from_weight_decay=task.exclude_from_weight_decay),
                 jit_compile=default_jit_compile(s["jit_compile"], strategy, task.cpu_xla))
+        every = validation_every(task.validation_data, steps)
         if chief:
             os.makedirs(model_dir, exist_ok=True)
             write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]),
                               dict(s, **task.info(), modality=spec.modality,
                                    steps_per_epoch_actual=steps,
+                                   validation_every_epochs=every,
                                    encoder_file=RUN_FILES["encoder"],
                                    export_dir=RUN_FILES["export"]))
         callbacks = ([budget] if budget else []) + task.callbacks() + \
@@ -174,7 +176,8 @@ def pretrain(settings=None, **overrides):
         train_data = distributed_dataset(strategy, task.train_dataset, s["batch_size"])
         history = model.fit(train_data, epochs=s["epochs"],
                             steps_per_epoch=steps,
-                            validation_data=task.validation_data, callbacks=callbacks,
+                            validation_data=task.validation_data,
+                            validation_freq=every, callbacks=callbacks,
                             verbose="auto")
         train_seconds = time.time() - fit_start
         steps_done = int(model.optimizer.iterations.numpy())
