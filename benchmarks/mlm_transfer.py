@@ -69,15 +69,15 @@ flags.DEFINE_integer("seed", 0, "Seed.")
 FLAGS = flags.FLAGS
 
 
-def kerashub_masked_accuracy(task, settings, steps, log):
-    """keras-hub ``BertMaskedLM`` at the run's configuration, ``steps`` steps, scored
-    on the run's validation masks. Returns ``(masked_accuracy, seconds)``."""
+def kerashub_masked_accuracy(task, settings, steps, jit_compile, log):
+    """keras-hub ``BertMaskedLM`` at the run's configuration (XLA as the run's step:
+    ``jit_compile``), ``steps`` steps, scored on the run's validation masks. Returns
+    ``(masked_accuracy, seconds)``."""
     import keras
     import keras_hub
     import numpy as np
     import tensorflow as tf
 
-    from tfssl.distribute import default_jit_compile
     from tfssl.encoders.bert import BERT_PRESETS
     from tfssl.runs import dtype_policy
 
@@ -106,7 +106,7 @@ def kerashub_masked_accuracy(task, settings, steps, log):
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(
                           name="masked_accuracy")],
-                      jit_compile=default_jit_compile(settings["jit_compile"], cpu=True))
+                      jit_compile=jit_compile)
         start = time.time()
         model.fit(task.train_dataset().map(to_hub), epochs=1, steps_per_epoch=steps,
                   verbose=0)
@@ -158,7 +158,8 @@ def main(argv):
 
     with contextlib.redirect_stdout(sys.stderr):  # the runner's progress is for people
         metrics = pretrain(settings)
-    jit_compile = default_jit_compile(settings["jit_compile"], cpu=True)  # one replica
+    # The runner's XLA rule for this one-replica text run.
+    jit_compile = default_jit_compile(settings["jit_compile"], cpu=TextTask.cpu_xla)
     steps = int(metrics["steps"])
     out = {
         "benchmark": "mlm_transfer", "encoder": FLAGS.encoder,
@@ -176,7 +177,7 @@ def main(argv):
         # The runner's own data: the same rows, vocabulary and validation masks.
         with contextlib.redirect_stdout(sys.stderr):
             task = TextTask(registry.get("mlm"), dict(settings))
-        acc, seconds, _ = kerashub_masked_accuracy(task, settings, steps, log)
+        acc, seconds, _ = kerashub_masked_accuracy(task, settings, steps, jit_compile, log)
         out["kerashub_masked_accuracy"] = round(acc, 4)
         out["kerashub_seconds"] = round(seconds, 1)
 

@@ -214,7 +214,8 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         "--max_epochs=1", "--vocab_size=120", "--max_length=16", "--batch_size=4",
         "--precision=float32", "--nojit_compile", "--fractions=0.5,1.0",
         "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
-        "--finetune_max_length=16", "--select_size=4", f"--model_dir={tmp_path / 'run'}", timeout=600)
+        "--finetune_max_length=16", "--select_size=4", f"--model_dir={tmp_path / 'run'}",
+        timeout=600)
     assert out["benchmark"] == "mlm_transfer" and out["pretrain_steps"] >= 1
     assert out["jit_compile"] is False
     assert 0.0 <= out["mlm_masked_accuracy"] <= 1.0
