@@ -1,5 +1,7 @@
 """MaskedLM: a fit step lowers the loss, .keras round trip, MirroredStrategy, bfloat16."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -140,5 +142,19 @@ def test_text_classifier(freeze, tmp_path):
     assert enc_same == freeze
     path = str(tmp_path / "clf.keras")
     model.save(path)
-    np.testing.assert_array_equal(keras.saving.load_model(path)(x["token_ids"]),
-                                  model(x["token_ids"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(loaded(x["token_ids"]), model(x["token_ids"]))
+    # The loaded model trains what the saved one trained, with the saved optimizer state
+    # (a frozen encoder's keras-hub sublayers had come back trainable).
+    assert ([v.path for v in loaded.trainable_variables]
+            == [v.path for v in model.trainable_variables])
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    enc_loaded = [v.numpy().copy() for v in loaded.encoder.weights]
+    loaded.fit(x["token_ids"], labels, epochs=1, batch_size=B, verbose=0)
+    enc_same = all(np.array_equal(a, v.numpy())
+                   for a, v in zip(enc_loaded, loaded.encoder.weights))
+    assert enc_same == freeze

@@ -95,6 +95,19 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         return config
 
 
+def freeze(model):
+    """Makes every layer of ``model``, nested ones included, non-trainable.
+
+    ``model.trainable = False`` alone is not enough for an encoder loaded from a
+    ``.keras`` file: a keras-hub ``TransformerEncoder`` deserialized as non-trainable
+    creates its attention and feed-forward sublayers in ``build`` as trainable, and the
+    assignment on the outer model does not reach them, so a reloaded linear probe
+    would train its "frozen" encoder (and its optimizer state would not fit).
+    """
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        layer.trainable = False
+
+
 @keras.saving.register_keras_serializable(package="tfssl")
 class TextClassifier(keras.Model):
     """Dense classifier on ``encoder(token_ids)["pooled_output"]``; float32 logits.
@@ -121,7 +134,7 @@ class TextClassifier(keras.Model):
         self.dropout_rate = float(dropout)
         self.freeze_encoder = bool(freeze_encoder)
         if self.freeze_encoder:
-            self.encoder.trainable = False
+            freeze(self.encoder)
         self.dropout = keras.layers.Dropout(dropout, name="classifier_dropout")
         self.classifier = keras.layers.Dense(
             self.num_classes, dtype="float32", name="classifier",
