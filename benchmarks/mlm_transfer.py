@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from absl import app, flags
+from absl import flags
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 flags.DEFINE_string("data_dir", DATA, "Folder with wikitext2/ and sst2/.")
@@ -64,7 +64,14 @@ flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
 flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1 = off).")
 flags.DEFINE_integer("select_size", 872, "SST-2 train sentences held out for the choice "
                      "of learning rate.")
+flags.DEFINE_list("finetune_seeds", ["0"], "Fine-tuning seeds: each repeats the whole "
+                  "transfer curve (selection split, label subsets, classifier and scratch "
+                  "initialisation, data order); with several, every accuracy is the mean "
+                  "over seeds, with its standard deviation and the per-seed values.")
 flags.DEFINE_string("model_dir", None, "Run directory (default: a temporary one).")
+flags.DEFINE_bool("reuse_run", False, "Skip the pretraining and fine-tune the finished run "
+                  "in --model_dir (its config.json and metrics.json), e.g. with other "
+                  "--finetune_seeds; the pretraining flags are then the run's own.")
 flags.DEFINE_integer("seed", 0, "Seed.")
 FLAGS = flags.FLAGS
 
@@ -119,12 +126,62 @@ def kerashub_masked_accuracy(task, settings, steps, jit_compile, log):
     return float(result["masked_accuracy"]), seconds, float(np.mean(task.val_w > 0))
 
 
+def curve_report(curves):
+    """The JSON keys of one or several seeds' transfer curves (``transfer_curve``
+    results): ``sst2_fF_SIDE`` (accuracy; the mean over seeds), ``_lr`` and ``_select``
+    (the chosen rate and its selection accuracy), ``sst2_fF_num_train``; with several
+    seeds also ``_std`` and ``_seeds`` (per-seed accuracies, ``_lr`` then a list too)
+    and ``sst2_fF_gain`` / ``_gain_std`` (pretrained minus scratch, paired by seed)."""
+    import numpy as np
+
+    out = {}
+    for fraction in curves[0]:
+        rows = [curve[fraction] for curve in curves]
+        prefix = f"sst2_f{fraction:g}"
+        for side in rows[0]:
+            acc = [r[side]["accuracy"] for r in rows]
+            key = f"{prefix}_{side}"
+            out[key] = round(float(np.mean(acc)), 4)
+            lrs = [r[side]["learning_rate"] for r in rows]
+            out[f"{key}_lr"] = lrs[0] if len(rows) == 1 else lrs
+            sel = [round(r[side]["select_accuracy"], 4) for r in rows]
+            out[f"{key}_select"] = sel[0] if len(rows) == 1 else sel
+            if len(rows) > 1:
+                out[f"{key}_std"] = round(float(np.std(acc)), 4)
+                out[f"{key}_seeds"] = [round(a, 4) for a in acc]
+        if len(rows) > 1 and "scratch" in rows[0]:
+            gain = [r["pretrained"]["accuracy"] - r["scratch"]["accuracy"] for r in rows]
+            out[f"{prefix}_gain"] = round(float(np.mean(gain)), 4)
+            out[f"{prefix}_gain_std"] = round(float(np.std(gain)), 4)
+        out[f"{prefix}_num_train"] = rows[0]["pretrained"]["num_train"]
+    return out
+
+
+def finished_run(model_dir):
+    """``(settings, metrics)`` of the finished MLM run in ``model_dir``."""
+    from tfssl.errors import UsageError
+    from tfssl.runs import load_run_config
+
+    if not model_dir:
+        raise UsageError("--reuse_run needs --model_dir=DIR (a finished mlm run)")
+    config, spec = load_run_config(model_dir)
+    if spec.name != "mlm":
+        raise UsageError(f"--model_dir={model_dir}: method {spec.name!r}, expected mlm")
+    path = os.path.join(model_dir, "metrics.json")
+    if not os.path.isfile(path):
+        raise UsageError(f"--model_dir={model_dir}: no metrics.json (the pretraining did "
+                         "not finish)")
+    with open(path, encoding="utf-8") as f:
+        return config, json.load(f)
+
+
 def main(argv):
     del argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tfssl  # noqa: F401
     from tfssl.data.text import load_labeled_text
     from tfssl.distribute import default_jit_compile
+    from tfssl.errors import UsageError
     from tfssl.methods import registry
     from tfssl.methods.text_classifier import load_run, transfer_curve
     from tfssl.presets import resolve_settings
@@ -143,31 +200,36 @@ def main(argv):
     eval_file = FLAGS.eval_file or f"labeled_text:{os.path.join(sst, 'dev.txt')}"
     tmp = None
     model_dir = FLAGS.model_dir
-    if not model_dir:
-        tmp = tempfile.TemporaryDirectory(prefix="mlm_transfer_")
-        model_dir = tmp.name
-    settings = resolve_settings(
-        method="mlm", dataset=train_text, eval_dataset=valid_text, encoder=FLAGS.encoder,
-        vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
-        batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-        whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
-        precision=FLAGS.precision, jit_compile=FLAGS.jit_compile, epochs=FLAGS.max_epochs,
-        budget_minutes=FLAGS.minutes, model_dir=model_dir, seed=FLAGS.seed)
+    if FLAGS.reuse_run:
+        settings, metrics = finished_run(model_dir)
+    else:
+        if not model_dir:
+            tmp = tempfile.TemporaryDirectory(prefix="mlm_transfer_")
+            model_dir = tmp.name
+        settings = resolve_settings(
+            method="mlm", dataset=train_text, eval_dataset=valid_text,
+            encoder=FLAGS.encoder, vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
+            batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
+            whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
+            precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
+            epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
+            seed=FLAGS.seed)
     train = load_labeled_text(train_file)
     evaluate = load_labeled_text(eval_file, label_names=train.label_names)
-
-    with contextlib.redirect_stdout(sys.stderr):  # the runner's progress is for people
-        metrics = pretrain(settings)
+    if not FLAGS.reuse_run:
+        with contextlib.redirect_stdout(sys.stderr):  # the runner's progress is for people
+            metrics = pretrain(settings)
     # The runner's XLA rule for this one-replica text run.
     jit_compile = default_jit_compile(settings["jit_compile"], cpu=TextTask.cpu_xla)
     steps = int(metrics["steps"])
+    s = settings
     out = {
-        "benchmark": "mlm_transfer", "encoder": FLAGS.encoder,
-        "minutes": FLAGS.minutes, "precision": FLAGS.precision,
-        "pre_norm": bool(settings["pre_norm"]), "jit_compile": jit_compile,
-        "max_length": FLAGS.max_length, "batch_size": FLAGS.batch_size,
+        "benchmark": "mlm_transfer", "encoder": s["encoder"],
+        "minutes": s["budget_minutes"], "precision": s["precision"],
+        "pre_norm": bool(s["pre_norm"]), "jit_compile": jit_compile,
+        "max_length": s["max_length"], "batch_size": s["batch_size"],
         "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
-        "pretrain_tokens": steps * FLAGS.batch_size * FLAGS.max_length,
+        "pretrain_tokens": steps * s["batch_size"] * s["max_length"],
         "mlm_masked_accuracy": round(metrics["validation"]["masked_accuracy"], 4),
         "mlm_perplexity": round(metrics["validation"]["perplexity"], 2),
         "mlm_baseline_most_frequent": round(metrics["baseline"]["masked_accuracy"], 4),
@@ -183,23 +245,26 @@ def main(argv):
 
     _, vocab, encoder = load_run(model_dir)
     t1 = time.time()
-    curve = transfer_curve(
+    try:
+        seeds = [int(seed) for seed in FLAGS.finetune_seeds]
+    except ValueError:
+        raise UsageError(f"--finetune_seeds={','.join(FLAGS.finetune_seeds)}: expected "
+                         "integers") from None
+    curves = [transfer_curve(
         encoder, vocab, train, evaluate, fractions=FLAGS.fractions,
-        learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=FLAGS.seed,
+        learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=seed,
         steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
         max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
         pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay, verbose=0)
-    for fraction, row in curve.items():
-        for side, r in row.items():
-            key = f"sst2_f{fraction:g}_{side}"
-            out[key] = round(r["accuracy"], 4)
-            out[f"{key}_lr"] = r["learning_rate"]
-            out[f"{key}_select"] = round(r["select_accuracy"], 4)
-        out[f"sst2_f{fraction:g}_num_train"] = row["pretrained"]["num_train"]
-        log(f"fraction {fraction:g}: {json.dumps(row)}")
+        for seed in seeds]
+    for seed, curve in zip(seeds, curves):
+        for fraction, row in curve.items():
+            log(f"seed {seed}, fraction {fraction:g}: {json.dumps(row)}")
+    out.update(curve_report(curves))
     out.update(finetune_steps=FLAGS.finetune_steps, finetune_mode=FLAGS.finetune_mode,
                pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
                eval_file=os.path.basename(eval_file), select_size=FLAGS.select_size,
+               finetune_seeds=seeds,
                finetune_s=round(time.time() - t1, 1), wall_s=round(time.time() - t0, 1))
     if tmp is not None:
         tmp.cleanup()
@@ -207,4 +272,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tfssl.cli.common import run_main
+
+    run_main(main, "mlm_transfer")

@@ -224,6 +224,28 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         for side in ("pretrained", "scratch"):
             assert 0.0 <= out[f"sst2_f{f}_{side}"] <= 1.0
             assert out[f"sst2_f{f}_{side}_lr"] == 1e-3
+    # The transfer half again on the finished run, over two seeds: means, spreads, gains.
+    common = [f"--train_file=labeled_text:{tmp_path / 'sst.txt'}",
+              f"--eval_file=labeled_text:{tmp_path / 'sst.txt'}", "--fractions=1.0",
+              "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
+              "--finetune_max_length=16", "--select_size=4", "--nokerashub",
+              f"--model_dir={tmp_path / 'run'}", "--reuse_run"]
+    again = run_script("mlm_transfer.py", *common, "--finetune_seeds=0,1", timeout=300)
+    assert again["pretrain_steps"] == out["pretrain_steps"]
+    assert again["mlm_masked_accuracy"] == out["mlm_masked_accuracy"]
+    assert again["max_length"] == 16 and again["finetune_seeds"] == [0, 1]
+    for side in ("pretrained", "scratch"):
+        seeds = again[f"sst2_f1_{side}_seeds"]
+        assert len(seeds) == 2 and again[f"sst2_f1_{side}_lr"] == [1e-3, 1e-3]
+        assert abs(again[f"sst2_f1_{side}"] - sum(seeds) / 2) < 1e-3
+        assert again[f"sst2_f1_{side}_std"] >= 0.0
+    assert abs(again["sst2_f1_gain"] - (again["sst2_f1_pretrained"]
+                                        - again["sst2_f1_scratch"])) < 1e-3
+    bad = subprocess.run([sys.executable, os.path.join(BENCH, "mlm_transfer.py"), *common[:-2],
+                          f"--model_dir={tmp_path}", "--reuse_run"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines()[-1].startswith("mlm_transfer: error: --model_dir=")
 
 
 @pytest.mark.skipif(not os.path.isfile(ARCHIVE), reason=f"no CIFAR-10 archive at {ARCHIVE}")
