@@ -198,6 +198,11 @@ def main(argv):
     valid_text = FLAGS.valid_text or f"textfile:{os.path.join(wiki, 'wiki.valid.raw')}"
     train_file = FLAGS.train_file or f"labeled_text:{os.path.join(sst, 'train.txt')}"
     eval_file = FLAGS.eval_file or f"labeled_text:{os.path.join(sst, 'dev.txt')}"
+    try:  # checked before the pretraining spends its budget
+        seeds = [int(seed) for seed in FLAGS.finetune_seeds]
+    except ValueError:
+        raise UsageError(f"--finetune_seeds={','.join(FLAGS.finetune_seeds)}: expected "
+                         "integers") from None
     tmp = None
     model_dir = FLAGS.model_dir
     if FLAGS.reuse_run:
@@ -245,20 +250,15 @@ def main(argv):
 
     _, vocab, encoder = load_run(model_dir)
     t1 = time.time()
-    try:
-        seeds = [int(seed) for seed in FLAGS.finetune_seeds]
-    except ValueError:
-        raise UsageError(f"--finetune_seeds={','.join(FLAGS.finetune_seeds)}: expected "
-                         "integers") from None
-    curves = [transfer_curve(
-        encoder, vocab, train, evaluate, fractions=FLAGS.fractions,
-        learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=seed,
-        steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
-        max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
-        pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay, verbose=0)
-        for seed in seeds]
-    for seed, curve in zip(seeds, curves):
-        for fraction, row in curve.items():
+    curves = []
+    for seed in seeds:
+        curves.append(transfer_curve(
+            encoder, vocab, train, evaluate, fractions=FLAGS.fractions,
+            learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=seed,
+            steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
+            max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
+            pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay, verbose=0))
+        for fraction, row in curves[-1].items():
             log(f"seed {seed}, fraction {fraction:g}: {json.dumps(row)}")
     out.update(curve_report(curves))
     out.update(finetune_steps=FLAGS.finetune_steps, finetune_mode=FLAGS.finetune_mode,

@@ -246,6 +246,12 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
                          capture_output=True, text=True, timeout=120, cwd=REPO)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines()[-1].startswith("mlm_transfer: error: --model_dir=")
+    bad = subprocess.run([sys.executable, os.path.join(BENCH, "mlm_transfer.py"), *common,
+                          "--finetune_seeds=0,x"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "mlm_transfer: error: --finetune_seeds=0,x: expected integers")
 
 
 @pytest.mark.skipif(not os.path.isfile(ARCHIVE), reason=f"no CIFAR-10 archive at {ARCHIVE}")
