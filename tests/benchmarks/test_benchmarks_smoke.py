@@ -241,11 +241,7 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         assert again[f"sst2_f1_{side}_std"] >= 0.0
     assert abs(again["sst2_f1_gain"] - (again["sst2_f1_pretrained"]
                                         - again["sst2_f1_scratch"])) < 1e-3
-    bad = subprocess.run([sys.executable, os.path.join(BENCH, "mlm_transfer.py"), *common[:-2],
-                          f"--model_dir={tmp_path}", "--reuse_run"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.strip().splitlines()[-1].startswith("mlm_transfer: error: --model_dir=")
+    # Bad input: one line, exit 2, before any pretraining (one call, for the suite's time).
     bad = subprocess.run([sys.executable, os.path.join(BENCH, "mlm_transfer.py"), *common,
                           "--finetune_seeds=0,x"],
                          capture_output=True, text=True, timeout=120, cwd=REPO)
