@@ -160,19 +160,16 @@ def curve_report(curves):
 def finished_run(model_dir):
     """``(settings, metrics)`` of the finished MLM run in ``model_dir``."""
     from tfssl.errors import UsageError
-    from tfssl.runs import load_run_config
+    from tfssl.runs import RUN_FILES, load_run_config
+    from tfssl.zoo.card import _read_json  # the run readers' one-line JSON errors
 
     if not model_dir:
         raise UsageError("--reuse_run needs --model_dir=DIR (a finished mlm run)")
     config, spec = load_run_config(model_dir)
     if spec.name != "mlm":
         raise UsageError(f"--model_dir={model_dir}: method {spec.name!r}, expected mlm")
-    path = os.path.join(model_dir, "metrics.json")
-    if not os.path.isfile(path):
-        raise UsageError(f"--model_dir={model_dir}: no metrics.json (the pretraining did "
-                         "not finish)")
-    with open(path, encoding="utf-8") as f:
-        return config, json.load(f)
+    return config, _read_json(os.path.join(model_dir, RUN_FILES["metrics"]),
+                              f"--model_dir={model_dir}", "the pretraining did not finish")
 
 
 def main(argv):
