@@ -62,6 +62,8 @@ flags.DEFINE_enum("finetune_mode", "finetune", ["finetune", "linear"], "Transfer
 flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
                   "What the classifier reads (encoder = the encoder's pooled_output).")
 flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1 = off).")
+flags.DEFINE_integer("reinit_layers", 0, "Re-initialise the top K transformer blocks "
+                     "of the pretrained encoder before fine-tuning (0 = off).")
 flags.DEFINE_integer("select_size", 872, "SST-2 train sentences held out for the choice "
                      "of learning rate.")
 flags.DEFINE_list("finetune_seeds", ["0"], "Fine-tuning seeds: each repeats the whole "
@@ -178,6 +180,7 @@ def main(argv):
     import tfssl  # noqa: F401
     from tfssl.data.text import load_labeled_text
     from tfssl.distribute import default_jit_compile
+    from tfssl.encoders.bert import BERT_PRESETS
     from tfssl.errors import UsageError
     from tfssl.methods import registry
     from tfssl.methods.text_classifier import load_run, transfer_curve
@@ -216,6 +219,10 @@ def main(argv):
             precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
             epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
             seed=FLAGS.seed)
+    depth = BERT_PRESETS.get(settings["encoder"], {}).get("num_layers")
+    if depth is not None and not 0 <= FLAGS.reinit_layers <= depth:  # before the budget
+        raise UsageError(f"--reinit_layers={FLAGS.reinit_layers}: expected 0 to "
+                         f"{settings['encoder']}'s {depth} transformer layers")
     train = load_labeled_text(train_file)
     evaluate = load_labeled_text(eval_file, label_names=train.label_names)
     if not FLAGS.reuse_run:
@@ -254,14 +261,15 @@ def main(argv):
             learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=seed,
             steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
             max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
-            pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay, verbose=0))
+            pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
+            reinit_layers=FLAGS.reinit_layers, verbose=0))
         for fraction, row in curves[-1].items():
             log(f"seed {seed}, fraction {fraction:g}: {json.dumps(row)}")
     out.update(curve_report(curves))
     out.update(finetune_steps=FLAGS.finetune_steps, finetune_mode=FLAGS.finetune_mode,
                pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
-               eval_file=os.path.basename(eval_file), select_size=FLAGS.select_size,
-               finetune_seeds=seeds,
+               reinit_layers=FLAGS.reinit_layers, eval_file=os.path.basename(eval_file),
+               select_size=FLAGS.select_size, finetune_seeds=seeds,
                finetune_s=round(time.time() - t1, 1), wall_s=round(time.time() - t0, 1))
     if tmp is not None:
         tmp.cleanup()

@@ -230,8 +230,9 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
               "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
               "--finetune_max_length=16", "--select_size=4", "--nokerashub",
               f"--model_dir={tmp_path / 'run'}", "--reuse_run"]
-    again = run_script("mlm_transfer.py", *common, "--finetune_seeds=0,1", timeout=300)
-    assert again["pretrain_steps"] == out["pretrain_steps"]
+    again = run_script("mlm_transfer.py", *common, "--finetune_seeds=0,1",
+                       "--reinit_layers=1", timeout=300)
+    assert again["pretrain_steps"] == out["pretrain_steps"] and again["reinit_layers"] == 1
     assert again["mlm_masked_accuracy"] == out["mlm_masked_accuracy"]
     assert again["max_length"] == 16 and again["finetune_seeds"] == [0, 1]
     for side in ("pretrained", "scratch"):

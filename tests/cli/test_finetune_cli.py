@@ -86,20 +86,24 @@ def test_label_fraction_and_fixed_steps(run_dir):
     assert "--label_fraction=0.0: expected a number in (0, 1]" in r.stderr.splitlines()[-1]
 
 
-def test_steps_pooling_layer_decay_flags(run_dir):
+def test_steps_pooling_layer_decay_reinit_flags(run_dir):
     r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
              f"--train={run_dir / 'train.txt'}", f"--validation={run_dir / 'dev.txt'}",
              "--steps=2", "--batch_size=4", "--pooling=cls", "--layer_decay=0.8",
-             "--noscratch_baseline")
+             "--reinit_layers=1", "--noscratch_baseline")
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads((run_dir / "run" / "metrics.json").read_text())
     p = metrics["finetune"]["finetune"]["pretrained"]
-    assert (p["steps"], p["pooling"], p["layer_decay"]) == (2, "cls", 0.8)
-    r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
-             f"--train={run_dir / 'train.txt'}", f"--validation={run_dir / 'dev.txt'}",
-             "--steps=2", "--layer_decay=0")
-    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
-    assert "layer_decay=0.0: expected 0 < decay <= 1" in r.stderr.splitlines()[-1]
+    assert (p["steps"], p["pooling"], p["layer_decay"], p["reinit_layers"]) == \
+        (2, "cls", 0.8, 1)
+    for flag, message in (("--layer_decay=0", "layer_decay=0.0: expected 0 < decay <= 1"),
+                          ("--reinit_layers=3", "reinit_layers=3: expected a whole number "
+                           "from 0 to the encoder's 2 transformer layers")):
+        r = _run("tfssl.cli.finetune", f"--model_dir={run_dir / 'run'}",
+                 f"--train={run_dir / 'train.txt'}", f"--validation={run_dir / 'dev.txt'}",
+                 "--steps=2", flag)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert message in r.stderr.splitlines()[-1]
 
 
 def test_unknown_validation_label(run_dir):

@@ -9,8 +9,8 @@ from tfssl.data.text import LabeledText
 from tfssl.encoders.bert import bert
 from tfssl.errors import UsageError
 from tfssl.methods.text_classifier import (
-    LayerDecayAdamW, TextClassifier, finetune_text_classifier, holdout_split, layer_depth,
-    select_and_finetune, transfer_curve)
+    LayerDecayAdamW, TextClassifier, copy_encoder, finetune_text_classifier, holdout_split,
+    layer_depth, reinit_top_layers, select_and_finetune, transfer_curve)
 from tfssl.text.vocab import train_vocabulary
 
 POS = ["a wonderful and moving film", "great acting and a clever plot", "loved it",
@@ -85,6 +85,39 @@ def test_classifier_pooling_and_round_trip(pooling, tmp_path):
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(UsageError):
         TextClassifier(enc, 2, pooling="max")
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_reinit_top_layers(normalize_first):
+    """The top K blocks (and a pre-norm final layer norm) get a new initialisation, the
+    same one as a fresh copy of the architecture; the blocks below and the embeddings
+    keep their weights."""
+    keras.utils.set_random_seed(0)
+    enc = bert(30, num_layers=2, hidden_dim=16, num_heads=2, max_length=16, dropout=0.0,
+               normalize_first=normalize_first)
+    for layer in enc.layers:  # "pretrained": every weight away from its initial value
+        layer.set_weights([w + 0.5 for w in layer.get_weights()])
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in enc.layers}
+    fresh = copy_encoder(enc, fresh=True, seed=3)
+    assert reinit_top_layers(enc, 1, seed=3) is enc
+    changed = {"transformer_layer_1"} | ({"final_layer_norm"} if normalize_first else set())
+    for layer in enc.layers:
+        now = layer.get_weights()
+        if layer.name in changed:
+            for a, b in zip(now, fresh.get_layer(layer.name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+        else:
+            for a, b in zip(now, before[layer.name]):
+                np.testing.assert_array_equal(a, b)
+    reinit_top_layers(enc, 2, seed=3)  # the whole depth: only the embeddings stay
+    np.testing.assert_array_equal(enc.get_layer("token_embedding").get_weights()[0],
+                                  before["token_embedding"][0])
+    for a, b in zip(enc.get_layer("transformer_layer_0").get_weights(),
+                    fresh.get_layer("transformer_layer_0").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for bad in (-1, 3, 1.5):
+        with pytest.raises(UsageError, match="reinit_layers"):
+            reinit_top_layers(enc, bad)
 
 
 def test_finetune_bad_settings():

@@ -40,6 +40,9 @@ flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
                   "the last layer, or its [CLS] position.")
 flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay: block i of L "
                    "trains at lr * decay ** (L + 1 - i), the embeddings lowest (1 = off).")
+flags.DEFINE_integer("reinit_layers", 0, "Re-initialise the top K transformer blocks "
+                     "before fine-tuning (Zhang et al. 2021); the depth keeps only the "
+                     "pretrained embeddings (0 = off).")
 flags.DEFINE_integer("seed", 0, "Random seed (also of the --label_fraction subset).")
 flags.DEFINE_bool("scratch_baseline", True,
                   "Also train the same architecture from random initialisation.")
@@ -60,7 +63,7 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
         scratch_baseline=FLAGS.scratch_baseline, max_length=FLAGS.max_length,
         label_fraction=FLAGS.label_fraction, steps=FLAGS.steps, pooling=FLAGS.pooling,
-        layer_decay=FLAGS.layer_decay)
+        layer_decay=FLAGS.layer_decay, reinit_layers=FLAGS.reinit_layers)
     path = os.path.join(FLAGS.model_dir, "metrics.json")
     update_json_atomic(path, lambda m: m.setdefault("finetune", {}).update({FLAGS.mode: result}))
     line = f"tfssl-finetune ({FLAGS.mode}): accuracy {result['pretrained']['accuracy']:.3f}"

@@ -28,6 +28,7 @@ __all__ = [
     "load_run",
     "holdout_split",
     "copy_encoder",
+    "reinit_top_layers",
     "select_and_finetune",
     "transfer_curve",
     "MODES",
@@ -56,6 +57,31 @@ def layer_depth(path, num_layers):
 
 def count_transformer_layers(encoder):
     return sum(1 for layer in encoder.layers if layer.name.startswith("transformer_layer_"))
+
+
+def reinit_top_layers(encoder, num_layers, seed=0):
+    """Re-initialises the top ``num_layers`` transformer blocks of a BERT encoder in
+    place (with a pre-norm encoder also its final layer norm), keeping the blocks below
+    and the embeddings: the few-sample fine-tuning recipe of Zhang et al. 2021
+    ("Revisiting Few-sample BERT Fine-tuning"), and, with ``num_layers`` equal to the
+    depth, a transfer of the pretrained embeddings alone. The fresh weights are those of
+    a new initialisation of the same architecture (``seed``). Returns ``encoder``.
+
+    Raises:
+        UsageError: ``num_layers`` outside ``0 .. depth``.
+    """
+    depth = count_transformer_layers(encoder)
+    if not isinstance(num_layers, (int, np.integer)) or not 0 <= num_layers <= depth:
+        raise UsageError(f"reinit_layers={num_layers}: expected a whole number from 0 to "
+                         f"the encoder's {depth} transformer layers")
+    if num_layers == 0:
+        return encoder
+    fresh = copy_encoder(encoder, fresh=True, seed=seed)
+    names = [f"transformer_layer_{i}" for i in range(depth - num_layers, depth)]
+    names += [layer.name for layer in encoder.layers if layer.name == "final_layer_norm"]
+    for name in names:
+        encoder.get_layer(name).set_weights(fresh.get_layer(name).get_weights())
+    return encoder
 
 
 @keras.saving.register_keras_serializable(package="tfssl")
@@ -195,7 +221,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
                              learning_rate=None, dropout=0.1, seed=0, verbose="auto",
                              callbacks=None, steps=None, pooling="encoder",
                              layer_decay=1.0, weight_decay=0.01, warmup_fraction=0.1,
-                             extra_validation=None):
+                             reinit_layers=0, extra_validation=None):
     """Trains a :class:`TextClassifier` with ``fit``; returns ``(model, metrics)``.
 
     Args:
@@ -211,6 +237,8 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         pooling: what the classifier reads (:class:`TextClassifier`).
         layer_decay: layer-wise learning-rate decay (:class:`LayerDecayAdamW`); 1 = off.
         weight_decay: AdamW weight decay (never on biases and layer norms).
+        reinit_layers: re-initialise the encoder's top blocks before training
+            (:func:`reinit_top_layers`); 0 = off.
         extra_validation: ``{name: LabeledText}`` also scored after training, as
             ``metrics[name + "_accuracy"]`` (a model-selection split, for example).
 
@@ -234,6 +262,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         raise UsageError(f"layer_decay={layer_decay}: expected 0 < decay <= 1")
     if not 0.0 <= warmup_fraction < 1.0:
         raise UsageError(f"warmup_fraction={warmup_fraction}: expected 0 <= f < 1")
+    reinit_top_layers(encoder, reinit_layers, seed=seed)
     batch_size = min(batch_size, len(train)) if steps else batch_size
     train_ds = labeled_text_dataset(tokenizer, train.texts, train.labels, max_length,
                                     batch_size, shuffle=True, seed=seed,
@@ -280,6 +309,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         "batch_size": int(batch_size),
         "learning_rate": float(lr),
         "layer_decay": float(layer_decay),
+        "reinit_layers": int(reinit_layers),
         "pooling": pooling,
         "num_train": len(train),
         "num_validation": len(validation),
@@ -334,7 +364,7 @@ def load_run(model_dir):
 def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
                  batch_size=32, learning_rate=None, seed=0, scratch_baseline=True,
                  max_length=None, verbose="auto", label_fraction=1.0, steps=None,
-                 pooling="encoder", layer_decay=1.0):
+                 pooling="encoder", layer_decay=1.0, reinit_layers=0):
     """Fine-tunes (or linearly probes) a pretrained MLM run on labelled text.
 
     Args:
@@ -347,7 +377,8 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
         max_length: ids per text (default: the run's ``max_length``).
         label_fraction: train on a class-balanced, seeded fraction of ``train``
             (:func:`tfssl.data.subsets.label_fraction_indices`).
-        steps, pooling, layer_decay: as :func:`finetune_text_classifier`.
+        steps, pooling, layer_decay, reinit_layers: as
+            :func:`finetune_text_classifier`.
 
     Returns:
         ``{"pretrained": metrics, "scratch": metrics (or absent), "label_names": [...],
@@ -379,7 +410,7 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
     common = dict(max_length=max_length, lowercase=config.get("lowercase", True),
                   mode=mode, epochs=epochs, batch_size=batch_size,
                   learning_rate=learning_rate, seed=seed, verbose=verbose, steps=steps,
-                  pooling=pooling, layer_decay=layer_decay)
+                  pooling=pooling, layer_decay=layer_decay, reinit_layers=reinit_layers)
     scratch_encoder = None
     if scratch_baseline:
         keras.utils.set_random_seed(seed)
