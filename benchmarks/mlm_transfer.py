@@ -183,7 +183,8 @@ def main(argv):
     from tfssl.encoders.bert import BERT_PRESETS
     from tfssl.errors import UsageError
     from tfssl.methods import registry
-    from tfssl.methods.text_classifier import load_run, transfer_curve
+    from tfssl.methods.text_classifier import (check_reinit_layers, load_run,
+                                               transfer_curve)
     from tfssl.presets import resolve_settings
     from tfssl.runs import pretrain
     from tfssl.runs.text import TextTask
@@ -219,10 +220,9 @@ def main(argv):
             precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
             epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
             seed=FLAGS.seed)
-    depth = BERT_PRESETS.get(settings["encoder"], {}).get("num_layers")
-    if depth is not None and not 0 <= FLAGS.reinit_layers <= depth:  # before the budget
-        raise UsageError(f"--reinit_layers={FLAGS.reinit_layers}: expected 0 to "
-                         f"{settings['encoder']}'s {depth} transformer layers")
+    if settings["encoder"] in BERT_PRESETS:  # before the budget (else the runner says)
+        check_reinit_layers(FLAGS.reinit_layers,
+                            BERT_PRESETS[settings["encoder"]]["num_layers"])
     train = load_labeled_text(train_file)
     evaluate = load_labeled_text(eval_file, label_names=train.label_names)
     if not FLAGS.reuse_run:

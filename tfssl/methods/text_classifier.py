@@ -28,6 +28,7 @@ __all__ = [
     "load_run",
     "holdout_split",
     "copy_encoder",
+    "check_reinit_layers",
     "reinit_top_layers",
     "select_and_finetune",
     "transfer_curve",
@@ -59,6 +60,14 @@ def count_transformer_layers(encoder):
     return sum(1 for layer in encoder.layers if layer.name.startswith("transformer_layer_"))
 
 
+def check_reinit_layers(num_layers, depth):
+    """``UsageError`` unless ``num_layers`` is a whole number from 0 to ``depth`` (the
+    rule of :func:`reinit_top_layers`, also for callers that check before training)."""
+    if not isinstance(num_layers, (int, np.integer)) or not 0 <= num_layers <= depth:
+        raise UsageError(f"reinit_layers={num_layers}: expected a whole number from 0 to "
+                         f"the encoder's {depth} transformer layers")
+
+
 def reinit_top_layers(encoder, num_layers, seed=0):
     """Re-initialises the top ``num_layers`` transformer blocks of a BERT encoder in
     place (with a pre-norm encoder also its final layer norm), keeping the blocks below
@@ -71,9 +80,7 @@ def reinit_top_layers(encoder, num_layers, seed=0):
         UsageError: ``num_layers`` outside ``0 .. depth``.
     """
     depth = count_transformer_layers(encoder)
-    if not isinstance(num_layers, (int, np.integer)) or not 0 <= num_layers <= depth:
-        raise UsageError(f"reinit_layers={num_layers}: expected a whole number from 0 to "
-                         f"the encoder's {depth} transformer layers")
+    check_reinit_layers(num_layers, depth)
     if num_layers == 0:
         return encoder
     fresh = copy_encoder(encoder, fresh=True, seed=seed)
