@@ -267,3 +267,12 @@ def test_input_benchmarks_smoke(tmp_path):
     assert out["benchmark"] == "input_throughput"
     assert out["pipeline_stream_images_per_s"] > 0 and out["train_step_images_per_s"] > 0
     assert out["bottleneck"] in ("model", "pipeline")
+
+
+def test_conv_gradients_smoke():
+    out = run_script("conv_gradients.py", "--batch_size=2", "--image_size=8",
+                     "--width=0.0625", "--repeats=1", "--threads=0")
+    assert out["benchmark"] == "conv_gradients" and len(out["shapes"]) == 10
+    first = out["shapes"][0]
+    assert (first["in"], first["side"], first["stride"]) == (4, 8, 1)
+    assert first["tfssl_input_grad_ms"] > 0 and first["tf_input_grad_ms"] > 0

@@ -9,6 +9,7 @@ from keras import layers
 
 from tfssl.distribute.replicas import sync_batch_norm
 from tfssl.errors import UsageError
+from tfssl.layers.convolution import Conv2D
 from tfssl.layers.normalization import BatchNormalization
 
 _BLOCKS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
@@ -16,8 +17,8 @@ _BLOCKS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
 
 
 def _conv_bn(x, filters, kernel, stride, name, sync, relu=True, zero_gamma=False):
-    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                      kernel_initializer="he_normal", name=name + "_conv")(x)
+    x = Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+               kernel_initializer="he_normal", name=name + "_conv")(x)
     x = BatchNormalization(momentum=0.9, epsilon=1e-5, name=name + "_bn",
                            gamma_initializer="zeros" if zero_gamma else "ones",
                            synchronized=sync)(x)
