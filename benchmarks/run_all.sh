@@ -15,6 +15,7 @@ if [ -x "$PEERS" ] && [ -d "$BENCH" ]; then
 fi
 run "$PY" benchmarks/simclr_throughput.py --encoder=resnet18 --batch_size=128 --steps=5
 run "$PY" benchmarks/simclr_throughput.py --encoder=resnet18 --batch_size=128 --steps=5 --precision=mixed_bfloat16
+run "$PY" benchmarks/conv_gradients.py
 if [ -x "$PEERS" ] && [ -d "$BENCH" ]; then
   run "$PEERS" "$BENCH/peer_ntxent.py"
 fi

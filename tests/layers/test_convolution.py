@@ -131,7 +131,9 @@ def test_resnet_takes_forward_kernels_for_input_gradients():
     ops = [op.type for op in tf.function(grad).get_concrete_function(x).graph
            .get_operations()]
     slow = [layer.name for layer in convs if not layer._fast_gradient(layer.input.shape)]
-    # Only the stride-2 pair at 32x32 (3x3 and the 1x1 projection) keeps TensorFlow's
-    # kernel; the first convolution reads the images and has no input gradient at all.
-    assert sorted(slow) == ["stage2_block1_a_conv", "stage2_block1_proj_conv"]
+    # Only the stride-2 pair at 32x32 (3x3 and the 1x1 projection) and the 1x1 projection
+    # at 16x16 keep TensorFlow's kernel; the first convolution reads the images and has no
+    # input gradient at all.
+    assert sorted(slow) == ["stage2_block1_a_conv", "stage2_block1_proj_conv",
+                            "stage3_block1_proj_conv"]
     assert ops.count("Conv2DBackpropInput") == len(slow)

@@ -4,6 +4,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfssl.errors import UsageError
+from tfssl.runs.machine import has_accelerator
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
@@ -79,7 +80,7 @@ def default_jit_compile(jit_compile=None, strategy=None, cpu=False):
         return bool(jit_compile)
     if strategy is not None and strategy.num_replicas_in_sync > 1:
         return False
-    if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"):
+    if has_accelerator():
         return True
     return bool(cpu)
 

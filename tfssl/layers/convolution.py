@@ -12,17 +12,22 @@ float32, 256 images) 1,636 vs 232 ms at 512 channels and 4x4 pixels, 453 vs 291 
 channels and 32x32, and 607 ms for a stride-2 256 -> 512 convolution at 8x8 whose
 forward pass takes 90 (``benchmarks/README.md``). :class:`Conv2D` is Keras's layer
 (same weights, config and results up to float rounding) that takes forward kernels for
-that gradient where the identity holds and Keras's own path everywhere else.
+that gradient where the identity holds on a machine without a GPU or TPU, and Keras's
+own path everywhere else (cuDNN's and XLA's gradient kernels are not measured slow, and
+``benchmarks/gpu_check.sh`` has not yet run on a GPU).
 """
 
 import keras
 import tensorflow as tf
 
+from tfssl.runs.machine import has_accelerator
+
 __all__ = ["Conv2D", "conv2d_same"]
 
-# Stride-2 input gradients by phases only up to this many input pixels: on the machine
-# above the phase form is 6x faster at 8x8, even at 16x16 and slower at 32x32.
-_STRIDE2_MAX_PIXELS = 16 * 16
+# Stride-2 input gradients by phases only up to this many input pixels (3x3 and larger
+# kernels; 1x1): on the machine above the phase form of the 3x3 is 5x faster at 8x8,
+# 1.8x at 16x16 and slower at 32x32; the 1x1's is 3.3x faster at 8x8, 2x slower at 16x16.
+_STRIDE2_MAX_PIXELS = (16 * 16, 8 * 8)
 
 
 def _tap_phase(size, pad, phase):
@@ -88,16 +93,16 @@ class Conv2D(keras.layers.Conv2D):
     The fast gradient applies on the TensorFlow backend to ``padding="same"``,
     ``dilation_rate=1``, ``groups=1``, ``channels_last`` and odd kernel sizes, with
     ``strides=1``, or ``strides=2`` on an input of even height and width of at most
-    16x16 pixels; every other configuration (and every other backend) runs Keras's
-    ``convolution_op`` unchanged. The forward result and the kernel gradient are
-    TensorFlow's own kernels either way.
+    16x16 pixels (8x8 for a 1x1 kernel); every other configuration (and every other
+    backend) runs Keras's ``convolution_op`` unchanged, as does a machine with a GPU or a TPU. The forward
+    result and the kernel gradient are TensorFlow's own kernels either way.
     """
 
     def _fast_gradient(self, input_shape=None):
         if not (keras.backend.backend() == "tensorflow" and self.padding == "same"
                 and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
                 and self.data_format == "channels_last"
-                and all(k % 2 == 1 for k in self.kernel_size)):
+                and all(k % 2 == 1 for k in self.kernel_size)) or has_accelerator():
             return False
         if tuple(self.strides) == (1, 1):
             return True
@@ -105,7 +110,7 @@ class Conv2D(keras.layers.Conv2D):
             return False
         h, w = input_shape[1], input_shape[2]
         return (h is not None and w is not None and h % 2 == 0 and w % 2 == 0
-                and h * w <= _STRIDE2_MAX_PIXELS)
+                and h * w <= _STRIDE2_MAX_PIXELS[max(self.kernel_size) == 1])
 
     def convolution_op(self, inputs, kernel):
         inputs = tf.convert_to_tensor(inputs)

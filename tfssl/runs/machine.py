@@ -15,6 +15,13 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
+def has_accelerator():
+    """Whether TensorFlow sees a GPU or a TPU (logical devices)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
 def hardware():
     """This machine: platform, CPU model and cores, GPUs (names from ``tf.config``)."""
     import tensorflow as tf
