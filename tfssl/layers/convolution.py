@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tfssl.runs.machine import has_accelerator
 
-__all__ = ["Conv2D", "conv2d_same"]
+__all__ = ["Conv2D", "conv2d_same", "input_gradient"]
 
 # Stride-2 input gradients by phases only up to this many input pixels (3x3 and larger
 # kernels; 1x1): on the machine above the phase form of the 3x3 is 5x faster at 8x8,
@@ -60,6 +60,15 @@ def _input_gradient_stride2(dy, kernel, x_shape):
     return tf.nn.depth_to_space(tf.concat(phases, -1), 2)
 
 
+def input_gradient(dy, kernel, stride, x_shape):
+    """The gradient of ``tf.nn.conv2d(x, kernel, stride, "SAME")`` with respect to ``x``
+    (of shape ``x_shape``) for the output gradient ``dy``, by forward convolutions."""
+    if stride == 1:
+        flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+        return tf.nn.conv2d(dy, flipped, 1, "SAME")
+    return _input_gradient_stride2(dy, kernel, x_shape)
+
+
 def conv2d_same(x, kernel, stride=1):
     """``tf.nn.conv2d(x, kernel, stride, "SAME")`` (NHWC, odd kernel; stride 1, or 2 on
     an even height and width) with the input gradient computed by forward convolutions
@@ -70,11 +79,7 @@ def conv2d_same(x, kernel, stride=1):
         y = tf.nn.conv2d(x, kernel, stride, "SAME")
 
         def grad(dy):
-            if stride == 1:
-                flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
-                dx = tf.nn.conv2d(dy, flipped, 1, "SAME")
-            else:
-                dx = _input_gradient_stride2(dy, kernel, tf.shape(x))
+            dx = input_gradient(dy, kernel, stride, tf.shape(x))
             dkernel = tf.raw_ops.Conv2DBackpropFilter(
                 input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
                 strides=[1, stride, stride, 1], padding="SAME")
@@ -94,8 +99,9 @@ class Conv2D(keras.layers.Conv2D):
     ``dilation_rate=1``, ``groups=1``, ``channels_last`` and odd kernel sizes, with
     ``strides=1``, or ``strides=2`` on an input of even height and width of at most
     16x16 pixels (8x8 for a 1x1 kernel); every other configuration (and every other
-    backend) runs Keras's ``convolution_op`` unchanged, as does a machine with a GPU or a TPU. The forward
-    result and the kernel gradient are TensorFlow's own kernels either way.
+    backend) runs Keras's ``convolution_op`` unchanged, as does a machine with a GPU or a
+    TPU. The forward result and the kernel gradient are TensorFlow's own kernels either
+    way.
     """
 
     def _fast_gradient(self, input_shape=None):
