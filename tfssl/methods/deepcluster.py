@@ -67,8 +67,12 @@ class DeepCluster(Method):
         if self.cluster_every < 1:
             raise UsageError(f"cluster_every={self.cluster_every}: must be >= 1")
         self.seed = int(seed)
-        self.classifier = keras.layers.Dense(self.num_clusters, dtype="float32",
-                                             name="cluster_classifier")
+        # Logits in float32 under a 16-bit policy; float64 stays float64 (one gradient
+        # dtype: MirroredStrategy packs the gradients into one all-reduce).
+        low_precision = keras.config.dtype_policy().compute_dtype in ("float16", "bfloat16")
+        self.classifier = keras.layers.Dense(
+            self.num_clusters, dtype="float32" if low_precision else None,
+            name="cluster_classifier")
         build_child(self.classifier, encoder.output_shape)
         self.assignments = self.add_weight(name="assignments", shape=(self.num_train,),
                                            dtype="int32", initializer="zeros",
