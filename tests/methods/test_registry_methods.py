@@ -128,12 +128,14 @@ def test_keras_round_trip_identical_outputs(name, tmp_path):
 
 @pytest.fixture
 def float64_policy():
-    """The test's models in float64 (restored to float32 after)."""
+    """The test's models in float64, the previous policy restored after (as
+    ``tfssl.runs.dtype_policy`` does; that one accepts only the ``--precision`` values)."""
+    previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float64")
     try:
         yield
     finally:
-        keras.config.set_dtype_policy("float32")
+        keras.config.set_dtype_policy(previous)
 
 
 @pytest.mark.parametrize("name", IMAGE_METHODS)
