@@ -1,11 +1,13 @@
 """Does MLM pretraining pay off downstream? WikiText-2 pretraining -> SST-2 transfer.
 
 1. Pretrains a BERT encoder with masked-LM through the library runner
-   (``tfssl.pretrain(method="mlm")``) on WikiText-2 train for a wall-clock budget
-   (``--minutes``), and reads its masked-token accuracy on WikiText-2 valid (fixed masks).
-2. Trains keras-hub's ``BertMaskedLM`` at the same configuration (layers, width, heads,
-   vocabulary, rows, masks, optimizer, schedule, precision) for the same number of steps
-   and scores it on the same validation masks.
+   (``tfssl.pretrain(method="mlm")``; ``--method=electra``: ELECTRA's replaced-token
+   detection, or any registered text method on masked tokens) on WikiText-2 train for a
+   wall-clock budget (``--minutes``), and reads its masked-token accuracy on WikiText-2
+   valid (fixed masks; for ELECTRA the generator's).
+2. (``--method=mlm``) Trains keras-hub's ``BertMaskedLM`` at the same configuration
+   (layers, width, heads, vocabulary, rows, masks, optimizer, schedule, precision) for
+   the same number of steps and scores it on the same validation masks.
 3. Fine-tunes the pretrained encoder and the same architecture from random
    initialisation on 1%, 10% and 100% of SST-2 train (class-balanced, seeded, nested
    subsets), each side with its learning rate chosen from ``--finetune_lrs`` on a
@@ -39,6 +41,8 @@ flags.DEFINE_string("train_file", None, "Labelled training text (default: "
                     "labeled_text:DATA_DIR/sst2/train.txt).")
 flags.DEFINE_string("eval_file", None, "Labelled text the report is scored on (default: "
                     "labeled_text:DATA_DIR/sst2/dev.txt).")
+flags.DEFINE_string("method", "mlm", "Pretraining method: a registered text method on "
+                    "masked tokens (mlm, electra).")
 flags.DEFINE_string("encoder", "bert_tiny", "bert_tiny | bert_mini | bert_small | bert_base")
 flags.DEFINE_integer("vocab_size", 8192, "WordPiece vocabulary size (cached per corpus).")
 flags.DEFINE_integer("max_length", 128, "Tokens per pretraining row.")
@@ -52,7 +56,8 @@ flags.DEFINE_enum("precision", "mixed_bfloat16", ["float32", "mixed_bfloat16"],
 flags.DEFINE_bool("jit_compile", None, "XLA-compile the tfssl and keras-hub train steps "
                   "(default: the runner's per-device rule, on for BERT on CPU).")
 flags.DEFINE_integer("max_epochs", 1000, "Cap on pretraining epochs (the budget decides).")
-flags.DEFINE_bool("kerashub", True, "Train keras-hub's BertMaskedLM for the same steps.")
+flags.DEFINE_bool("kerashub", None, "Train keras-hub's BertMaskedLM for the same steps "
+                  "(default: on with --method=mlm, which it compares with).")
 flags.DEFINE_list("fractions", ["0.01", "0.1", "1.0"], "Label fractions of SST-2 train.")
 flags.DEFINE_list("finetune_lrs", ["1e-4", "3e-4", "1e-3"], "Fine-tuning rate grid.")
 flags.DEFINE_integer("finetune_steps", 600, "Fine-tuning steps (every fraction).")
@@ -159,6 +164,14 @@ def curve_report(curves):
     return out
 
 
+def text_methods():
+    """Registered text methods on masked tokens (what ``--method`` accepts)."""
+    from tfssl.methods import registry
+
+    return [n for n in registry.names("text")
+            if registry.get(n).inputs == "masked_tokens"]
+
+
 def finished_run(model_dir):
     """``(settings, metrics)`` of the finished MLM run in ``model_dir``."""
     from tfssl.errors import UsageError
@@ -168,8 +181,9 @@ def finished_run(model_dir):
     if not model_dir:
         raise UsageError("--reuse_run needs --model_dir=DIR (a finished mlm run)")
     config, spec = load_run_config(model_dir)
-    if spec.name != "mlm":
-        raise UsageError(f"--model_dir={model_dir}: method {spec.name!r}, expected mlm")
+    if spec.inputs != "masked_tokens":
+        raise UsageError(f"--model_dir={model_dir}: method {spec.name!r}, expected a text "
+                         "method on masked tokens (mlm, electra)")
     return config, _read_json(os.path.join(model_dir, RUN_FILES["metrics"]),
                               f"--model_dir={model_dir}", "the pretraining did not finish")
 
@@ -204,6 +218,10 @@ def main(argv):
     except ValueError:
         raise UsageError(f"--finetune_seeds={','.join(FLAGS.finetune_seeds)}: expected "
                          "integers") from None
+    spec = registry.get(FLAGS.method)
+    if spec.inputs != "masked_tokens":
+        raise UsageError(f"--method={FLAGS.method}: expected a text method on masked "
+                         f"tokens ({', '.join(text_methods())})")
     tmp = None
     model_dir = FLAGS.model_dir
     if FLAGS.reuse_run:
@@ -213,7 +231,7 @@ def main(argv):
             tmp = tempfile.TemporaryDirectory(prefix="mlm_transfer_")
             model_dir = tmp.name
         settings = resolve_settings(
-            method="mlm", dataset=train_text, eval_dataset=valid_text,
+            method=FLAGS.method, dataset=train_text, eval_dataset=valid_text,
             encoder=FLAGS.encoder, vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
             batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
             whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
@@ -233,7 +251,7 @@ def main(argv):
     steps = int(metrics["steps"])
     s = settings
     out = {
-        "benchmark": "mlm_transfer", "encoder": s["encoder"],
+        "benchmark": "mlm_transfer", "method": s["method"], "encoder": s["encoder"],
         "minutes": s["budget_minutes"], "precision": s["precision"],
         "pre_norm": bool(s["pre_norm"]), "jit_compile": jit_compile,
         "max_length": s["max_length"], "batch_size": s["batch_size"],
@@ -243,11 +261,17 @@ def main(argv):
         "mlm_perplexity": round(metrics["validation"]["perplexity"], 2),
         "mlm_baseline_most_frequent": round(metrics["baseline"]["masked_accuracy"], 4),
     }
+    if "replaced_accuracy" in metrics["validation"]:  # ELECTRA's discriminator
+        out["replaced_accuracy"] = round(metrics["validation"]["replaced_accuracy"], 4)
     log(f"pretrained: {json.dumps(out)}")
-    if FLAGS.kerashub:
+    kerashub = settings["method"] == "mlm" if FLAGS.kerashub is None else FLAGS.kerashub
+    if kerashub and settings["method"] != "mlm":
+        raise UsageError(f"--kerashub compares masked-LM with keras-hub's BertMaskedLM: "
+                         f"it needs --method=mlm, not {settings['method']}")
+    if kerashub:
         # The runner's own data: the same rows, vocabulary and validation masks.
         with contextlib.redirect_stdout(sys.stderr):
-            task = TextTask(registry.get("mlm"), dict(settings))
+            task = TextTask(registry.get(settings["method"]), dict(settings))
         acc, seconds, _ = kerashub_masked_accuracy(task, settings, steps, jit_compile, log)
         out["kerashub_masked_accuracy"] = round(acc, 4)
         out["kerashub_seconds"] = round(seconds, 1)

@@ -8,6 +8,7 @@ from tfssl.methods import registry  # noqa: F401
 from tfssl.methods.base import Method, MomentumMethod, embedding_std  # noqa: F401
 from tfssl.methods.simclr import SimCLR  # noqa: F401
 from tfssl.methods.masked_lm import MaskedLM, Perplexity  # noqa: F401
+from tfssl.methods.electra import Electra  # noqa: F401
 from tfssl.methods.byol import BYOL  # noqa: F401
 from tfssl.methods.simsiam import SimSiam  # noqa: F401
 from tfssl.methods.barlow_twins import BarlowTwins  # noqa: F401

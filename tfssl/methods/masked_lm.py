@@ -22,7 +22,52 @@ from tfssl.distribute import replicas
 from tfssl.methods.base import Method
 from tfssl.methods.registry import register
 
-__all__ = ["MaskedLM", "Perplexity", "masked_lm_from_encoder_name"]
+__all__ = ["MaskedLM", "Perplexity", "masked_lm_from_encoder_name", "masked_stats"]
+
+
+def masked_stats(y, logits, sample_weight):
+    """Sums over this replica's mask slots: ``(cross-entropy, real slots, correct
+    top-1 predictions)``; ``sample_weight`` 0 marks unused slots (None: all real)."""
+    y = tf.cast(y, tf.int32)
+    if sample_weight is None:
+        sample_weight = tf.ones_like(y, tf.float32)
+    w = tf.cast(sample_weight, tf.float32)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
+                      tf.float32)
+    return tf.reduce_sum(ce * w), tf.reduce_sum(w), tf.reduce_sum(correct * w)
+
+
+def head_activation(activation):
+    """A head's activation from an argument or a config: None is BERT's GELU (tanh
+    approximation), a string a Keras activation, a dict a serialised function."""
+    from tfssl.encoders.bert import gelu_approximate
+
+    if activation is None:
+        return gelu_approximate
+    if callable(activation):
+        return activation
+    if isinstance(activation, dict):
+        return keras.saving.deserialize_keras_object(activation)
+    return keras.activations.get(activation)
+
+
+def tied_mlm_head(encoder, intermediate_activation, layer_norm_epsilon, name="mlm_head"):
+    """keras-hub's ``MaskedLMHead``, built, its output projection tied to the encoder's
+    ``token_embedding``; float32, so that the logits are float32 under any policy (the
+    tied embedding's reverse projection too: :func:`tfssl.encoders.bert.bert` sets its
+    ``reverse_dtype``)."""
+    import keras_hub
+
+    token_embedding = encoder.get_layer("token_embedding")
+    head = keras_hub.layers.MaskedLMHead(
+        token_embedding=token_embedding,
+        intermediate_activation=intermediate_activation,
+        layer_norm_epsilon=layer_norm_epsilon,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        dtype="float32", name=name)
+    head.build((None, None, token_embedding.output_dim))
+    return head
 
 
 @keras.saving.register_keras_serializable(package="tfssl")
@@ -66,31 +111,10 @@ class MaskedLM(Method):
 
     def __init__(self, encoder, intermediate_activation=None, layer_norm_epsilon=1e-12,
                  **kwargs):
-        import keras_hub
-
-        from tfssl.encoders.bert import gelu_approximate
-
         super().__init__(encoder, **kwargs)
-        if intermediate_activation is None:
-            intermediate_activation = gelu_approximate
-        elif not callable(intermediate_activation):
-            intermediate_activation = keras.saving.deserialize_keras_object(
-                intermediate_activation) if isinstance(intermediate_activation, dict) \
-                else keras.activations.get(intermediate_activation)
-        self.intermediate_activation = intermediate_activation
+        self.intermediate_activation = head_activation(intermediate_activation)
         self.layer_norm_epsilon = layer_norm_epsilon
-        token_embedding = encoder.get_layer("token_embedding")
-        self.head = keras_hub.layers.MaskedLMHead(
-            token_embedding=token_embedding,
-            intermediate_activation=intermediate_activation,
-            layer_norm_epsilon=layer_norm_epsilon,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            # float32 head: logits in float32 under any policy (the tied embedding's
-            # reverse projection too: tfssl.encoders.bert sets its reverse_dtype).
-            dtype="float32",
-            name="mlm_head",
-        )
-        self.head.build((None, None, token_embedding.output_dim))
+        self.head = tied_mlm_head(encoder, self.intermediate_activation, layer_norm_epsilon)
         self.built = True  # every weight exists now (BackupAndRestore, loading need it)
 
     metric_names = ("masked_accuracy", "perplexity")
@@ -111,27 +135,16 @@ class MaskedLM(Method):
         return tf.cast(logits, tf.float32)
 
     # --- loss ----------------------------------------------------------------------
-    def _masked_stats(self, y, logits, sample_weight):
-        """Sums over this replica: cross-entropy, real slots, correct predictions."""
-        y = tf.cast(y, tf.int32)
-        if sample_weight is None:
-            sample_weight = tf.ones_like(y, tf.float32)
-        w = tf.cast(sample_weight, tf.float32)
-        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y),
-                          tf.float32)
-        return tf.reduce_sum(ce * w), tf.reduce_sum(w), tf.reduce_sum(correct * w)
-
     def compute_masked_lm_loss(self, x, y, sample_weight=None, training=False):
         """Mean masked cross-entropy of a batch (single replica), for tests and tools."""
         logits = self(x, training=training)
-        ce_sum, count, _ = self._masked_stats(y, logits, sample_weight)
+        ce_sum, count, _ = masked_stats(y, logits, sample_weight)
         return tf.math.divide_no_nan(ce_sum, count)
 
     def compute_loss_and_logs(self, data, training):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         logits = self(x, training=training)
-        ce_sum, count, correct = self._masked_stats(y, logits, sample_weight)
+        ce_sum, count, correct = masked_stats(y, logits, sample_weight)
         # This replica's share of the global mean, times the replica count (the base
         # divides by it): exact also when replicas hold different numbers of slots.
         global_count = replicas.all_reduce_sum(count)

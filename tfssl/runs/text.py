@@ -179,10 +179,8 @@ class TextTask:
         most, baseline = token_baselines(self.train_rows, self.val_y, self.val_w,
                                          len(self.vocab), self.num_special)
         return {
-            "validation": {
-                "masked_accuracy": float(result["masked_accuracy"]),
-                "perplexity": float(result["perplexity"]),
-                "loss": float(result["loss"]),
+            "validation": {  # every logged value (masked_accuracy, perplexity, loss...)
+                **{name: float(value) for name, value in result.items()},
                 "num_sequences": int(len(self.val_rows)),
                 "num_masked_tokens": int(np.sum(self.val_w > 0)),
             },
