@@ -12,26 +12,7 @@ import tensorflow as tf
 from tfssl.encoders.bert import bert
 from tfssl.methods.electra import Electra, scatter_slots
 from tfssl.text.vocab import SPECIAL_TOKENS
-
-V, L, P = 40, 12, 3
-
-
-def _batch(b=8, seed=0):
-    """Rows with [CLS] .. [SEP], padding in row 1, masks at P slots, unused slots."""
-    rng = np.random.default_rng(seed)
-    tok = rng.integers(5, V, (b, L)).astype("int32")
-    tok[:, 0], tok[:, -1] = 2, 3
-    tok[1, 8:] = 0
-    tok[1, 7] = 3
-    pos = np.sort(np.stack([rng.choice(np.arange(1, 7), P, replace=False)
-                            for _ in range(b)]), 1).astype("int32")
-    ids = np.take_along_axis(tok, pos, 1)
-    masked = tok.copy()
-    np.put_along_axis(masked, pos, 4, 1)
-    w = np.ones((b, P), "float32")
-    w[0, 2] = 0.0
-    w[5 % b, 1:] = 0.0
-    return {"token_ids": masked, "mask_positions": pos}, ids, w, tok
+from text_batches import L, P, V, masked_batch
 
 
 def _model(seed=0, pre_norm=True):
@@ -41,7 +22,7 @@ def _model(seed=0, pre_norm=True):
 
 
 def test_scatter_slots_restores_the_original_rows():
-    x, y, w, tok = _batch()
+    x, y, w, tok = masked_batch()
     at, original = scatter_slots(tf.constant(x["token_ids"]), tf.constant(x["mask_positions"]),
                                  tf.constant(y), tf.constant(w))
     expected = x["token_ids"].copy()
@@ -70,7 +51,7 @@ def test_sampling_follows_the_generator_and_never_draws_special_tokens():
 def test_replaced_labels_count_only_changed_tokens():
     """A generator that is always right replaces nothing: the discriminator's targets
     are all 0 and replaced_fraction is 0."""
-    x, y, w, _ = _batch()
+    x, y, w, _ = masked_batch()
     model = _model()
     onehot = tf.one_hot(y, V) * 1e4
     model.generator_logits = lambda inputs, training=None: onehot
@@ -80,7 +61,7 @@ def test_replaced_labels_count_only_changed_tokens():
 
 
 def test_fit_lowers_loss_and_logs_both_networks():
-    x, y, w, _ = _batch()
+    x, y, w, _ = masked_batch()
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     first = model.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0,
@@ -100,7 +81,7 @@ def test_fit_lowers_loss_and_logs_both_networks():
 
 
 def test_keras_round_trip(tmp_path):
-    x, y, w, _ = _batch()
+    x, y, w, _ = masked_batch()
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(x, y, sample_weight=w, batch_size=8, epochs=1, verbose=0)
@@ -125,7 +106,7 @@ def test_mirrored_strategy_same_loss_and_weights(cpu_strategy, batch=7):
     are the same because each row's uniforms do not depend on the split."""
     if len(tf.config.list_logical_devices("CPU")) < 2:
         pytest.skip("needs two logical CPU devices")
-    x, y, w, _ = _batch(b=batch)
+    x, y, w, _ = masked_batch(b=batch)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(batch).repeat(3)
 
     def train(strategy):
@@ -144,7 +125,7 @@ def test_mirrored_strategy_same_loss_and_weights(cpu_strategy, batch=7):
 
 
 def test_mixed_bfloat16_logits_and_loss_are_float32():
-    x, y, w, _ = _batch()
+    x, y, w, _ = masked_batch()
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         model = _model()

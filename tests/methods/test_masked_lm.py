@@ -10,25 +10,14 @@ import tensorflow as tf
 from tfssl.encoders.bert import bert
 from tfssl.methods.masked_lm import MaskedLM
 from tfssl.methods.text_classifier import TextClassifier
+from text_batches import L, P, V, masked_batch
 
-V, L, P, B = 40, 12, 3, 8
+B = 8
 
 
 def _batch(seed=0):
-    rng = np.random.default_rng(seed)
-    tok = rng.integers(5, V, (B, L)).astype("int32")
-    tok[:, 0], tok[:, -1] = 2, 3
-    tok[1, 8:] = 0  # some padding
-    tok[1, 7] = 3
-    pos = np.sort(np.stack([rng.choice(np.arange(1, 7), P, replace=False)
-                            for _ in range(B)]), 1).astype("int32")
-    ids = np.take_along_axis(tok, pos, 1)
-    tok_masked = tok.copy()
-    np.put_along_axis(tok_masked, pos, 4, 1)
-    w = np.ones((B, P), "float32")
-    w[0, 2] = 0.0  # an unused slot
-    w[5, 1:] = 0.0
-    return {"token_ids": tok_masked, "mask_positions": pos}, ids, w
+    x, ids, w, _ = masked_batch(B, seed)
+    return x, ids, w
 
 
 def _model(seed=0):
