@@ -12,7 +12,7 @@ import tensorflow as tf
 from tfssl.encoders.bert import bert
 from tfssl.methods.electra import Electra, scatter_slots
 from tfssl.text.vocab import SPECIAL_TOKENS
-from text_batches import L, P, V, masked_batch
+from text_batches import L, P, V, fit_three_steps, masked_batch
 
 
 def _model(seed=0, pre_norm=True):
@@ -108,16 +108,8 @@ def test_mirrored_strategy_same_loss_and_weights(cpu_strategy, batch=7):
         pytest.skip("needs two logical CPU devices")
     x, y, w, _ = masked_batch(b=batch)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(batch).repeat(3)
-
-    def train(strategy):
-        with strategy.scope():
-            model = _model()
-            model.compile(optimizer=keras.optimizers.SGD(0.1))
-        hist = model.fit(ds, epochs=1, verbose=0, steps_per_epoch=3)
-        return hist.history, [v.numpy() for v in model.trainable_weights]
-
-    hist_1, weights_1 = train(tf.distribute.get_strategy())
-    hist_2, weights_2 = train(cpu_strategy)
+    hist_1, weights_1 = fit_three_steps(_model, ds, tf.distribute.get_strategy(), 0.1)
+    hist_2, weights_2 = fit_three_steps(_model, ds, cpu_strategy, 0.1)
     for name in ("loss", "discriminator_loss", "replaced_fraction", "masked_accuracy"):
         np.testing.assert_allclose(hist_2[name][0], hist_1[name][0], rtol=1e-5)
     for a, b in zip(weights_1, weights_2):

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfssl.encoders.bert import bert
 from tfssl.methods.masked_lm import MaskedLM
 from tfssl.methods.text_classifier import TextClassifier
-from text_batches import L, P, V, masked_batch
+from text_batches import L, P, V, fit_three_steps, masked_batch
 
 B = 8
 
@@ -78,17 +78,9 @@ def test_mirrored_strategy_same_loss_and_weights(cpu_strategy):
     x, y, w = _batch()
     # Uneven slot counts between the two halves of the batch on purpose.
     ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(B).repeat(3)
-
-    def train(strategy):
-        with strategy.scope():
-            model = _model()
-            model.compile(optimizer=keras.optimizers.SGD(0.5))
-        hist = model.fit(ds, epochs=1, verbose=0, steps_per_epoch=3)
-        return hist.history["loss"][0], [v.numpy() for v in model.trainable_weights]
-
-    loss_1, weights_1 = train(tf.distribute.get_strategy())
-    loss_2, weights_2 = train(cpu_strategy)
-    np.testing.assert_allclose(loss_2, loss_1, rtol=1e-5)
+    hist_1, weights_1 = fit_three_steps(_model, ds, tf.distribute.get_strategy(), 0.5)
+    hist_2, weights_2 = fit_three_steps(_model, ds, cpu_strategy, 0.5)
+    np.testing.assert_allclose(hist_2["loss"][0], hist_1["loss"][0], rtol=1e-5)
     for a, b in zip(weights_1, weights_2):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 

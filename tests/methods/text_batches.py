@@ -26,3 +26,15 @@ def masked_batch(b=8, seed=0):
     w[0, 2] = 0.0
     w[5 % b, 1:] = 0.0
     return {"token_ids": masked, "mask_positions": pos}, ids, w, tok
+
+
+def fit_three_steps(make_model, ds, strategy, learning_rate):
+    """Build ``make_model()`` under ``strategy``, fit three SGD steps of ``ds``; returns
+    the history (epoch means of the logs) and the trained weights as arrays."""
+    import keras
+
+    with strategy.scope():
+        model = make_model()
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+    hist = model.fit(ds, epochs=1, verbose=0, steps_per_epoch=3)
+    return hist.history, [v.numpy() for v in model.trainable_weights]
