@@ -261,8 +261,9 @@ def main(argv):
         "mlm_perplexity": round(metrics["validation"]["perplexity"], 2),
         "mlm_baseline_most_frequent": round(metrics["baseline"]["masked_accuracy"], 4),
     }
-    if "replaced_accuracy" in metrics["validation"]:  # ELECTRA's discriminator
-        out["replaced_accuracy"] = round(metrics["validation"]["replaced_accuracy"], 4)
+    for name in ("replaced_accuracy", "replaced_recall"):  # ELECTRA's discriminator
+        if name in metrics["validation"]:
+            out[name] = round(metrics["validation"][name], 4)
     log(f"pretrained: {json.dumps(out)}")
     kerashub = settings["method"] == "mlm" if FLAGS.kerashub is None else FLAGS.kerashub
     if kerashub and settings["method"] != "mlm":

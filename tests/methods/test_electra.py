@@ -60,6 +60,26 @@ def test_replaced_labels_count_only_changed_tokens():
     assert float(logs["masked_accuracy"][0]) == 1.0
 
 
+def test_replaced_recall_is_the_share_of_replaced_tokens_flagged():
+    """A generator that is always wrong replaces every real slot; a discriminator that
+    flags everything has recall 1, one on the prior plateau ("all original") recall 0
+    and accuracy 1 - replaced_fraction."""
+    x, y, w, _ = masked_batch()
+    model = _model()
+    wrong = tf.one_hot(5 + (y - 4) % (V - 5), V) * 1e4
+    model.generator_logits = lambda inputs, training=None: wrong
+    for sign, recall in ((1.0, 1.0), (-1.0, 0.0)):
+        model.discriminator_logits = \
+            lambda ids, training=None, s=sign: s * 1e3 * tf.ones(tf.shape(ids))
+        _, logs = model.compute_loss_and_logs((x, y, w), training=False)
+        replaced, count = (float(v) for v in logs["replaced_fraction"])
+        np.testing.assert_allclose(replaced * count, w.sum(), rtol=1e-6)
+        assert float(logs["replaced_recall"][0]) == recall
+        assert float(logs["replaced_recall"][1]) == w.sum()
+        if sign < 0:
+            np.testing.assert_allclose(float(logs["replaced_accuracy"][0]), 1 - replaced)
+
+
 def test_fit_lowers_loss_and_logs_both_networks():
     x, y, w, _ = masked_batch()
     model = _model()
@@ -69,7 +89,7 @@ def test_fit_lowers_loss_and_logs_both_networks():
     hist = model.fit(x, y, sample_weight=w, batch_size=8, epochs=5, verbose=0)
     assert set(hist.history) == {"loss", "masked_accuracy", "perplexity",
                                  "discriminator_loss", "replaced_accuracy",
-                                 "replaced_fraction"}
+                                 "replaced_fraction", "replaced_recall"}
     after = model.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0,
                            return_dict=True)
     assert after["loss"] < first["loss"]

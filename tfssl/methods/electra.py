@@ -78,8 +78,11 @@ class Electra(Method):
         Generators", ICLR 2020.
     """
 
+    # replaced_recall: the share of replaced tokens flagged (logit > 0); it leaves 0 when
+    # the discriminator leaves its prior ("all original"), which replaced_accuracy, at
+    # 1 - replaced_fraction on that plateau, does not show.
     metric_names = ("masked_accuracy", "perplexity", "discriminator_loss",
-                    "replaced_accuracy", "replaced_fraction")
+                    "replaced_accuracy", "replaced_fraction", "replaced_recall")
     loss_reduction = "global"  # generator and discriminator means over the global batch
 
     def __init__(self, encoder, generator_layers=1, discriminator_weight=50.0,
@@ -194,7 +197,9 @@ class Electra(Method):
         d_logits = self.discriminator_logits(corrupted, training=training)
         bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=replaced, logits=d_logits)
         bce_sum, tokens = tf.reduce_sum(bce * real), tf.reduce_sum(real)
-        hit = tf.cast(tf.equal(tf.cast(d_logits > 0, tf.float32), replaced), tf.float32)
+        flagged = tf.cast(d_logits > 0, tf.float32)
+        hit = tf.cast(tf.equal(flagged, replaced), tf.float32)
+        num_replaced = tf.reduce_sum(replaced)
         # This replica's shares of the two global means, times the replica count (the
         # base divides by it).
         r = tf.cast(replicas.num_replicas(), tf.float32)
@@ -208,8 +213,9 @@ class Electra(Method):
             "discriminator_loss": (tf.math.divide_no_nan(bce_sum, tokens), tokens),
             "replaced_accuracy": (tf.math.divide_no_nan(tf.reduce_sum(hit * real), tokens),
                                   tokens),
-            "replaced_fraction": (tf.math.divide_no_nan(tf.reduce_sum(replaced), tokens),
-                                  tokens),
+            "replaced_fraction": (tf.math.divide_no_nan(num_replaced, tokens), tokens),
+            "replaced_recall": (tf.math.divide_no_nan(tf.reduce_sum(flagged * replaced),
+                                                      num_replaced), num_replaced),
         }
 
     # --- serialisation -------------------------------------------------------------
