@@ -206,39 +206,42 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         ["a dull film", "terrible acting", "hated it", "a chore"]
     (tmp_path / "sst.txt").write_text("".join(f"1 {p}\n0 {n}\n" for p, n in
                                               zip(pos * 3, neg * 3)))
-    sst = [f"--train_file=labeled_text:{tmp_path / 'sst.txt'}",
-           f"--eval_file=labeled_text:{tmp_path / 'sst.txt'}", "--finetune_lrs=1e-3",
-           "--finetune_steps=2", "--finetune_batch_size=4", "--finetune_max_length=16",
-           "--select_size=4", f"--model_dir={tmp_path / 'run'}"]
-    # Pretraining, keras-hub, and the transfer half over two seeds: means, spreads, gains.
     out = run_script(
         "mlm_transfer.py", f"--train_text=textfile:{tmp_path / 'train.txt'}",
-        f"--valid_text=textfile:{tmp_path / 'valid.txt'}", *sst, "--minutes=0.02",
+        f"--valid_text=textfile:{tmp_path / 'valid.txt'}",
+        f"--train_file=labeled_text:{tmp_path / 'sst.txt'}",
+        f"--eval_file=labeled_text:{tmp_path / 'sst.txt'}", "--minutes=0.02",
         "--max_epochs=1", "--vocab_size=120", "--max_length=16", "--batch_size=4",
-        "--precision=float32", "--nojit_compile", "--fractions=1.0",
-        "--finetune_seeds=0,1", timeout=600)
+        "--precision=float32", "--nojit_compile", "--fractions=0.5,1.0",
+        "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
+        "--finetune_max_length=16", "--select_size=4", f"--model_dir={tmp_path / 'run'}",
+        timeout=600)
     assert out["benchmark"] == "mlm_transfer" and out["pretrain_steps"] >= 1
-    assert out["jit_compile"] is False and out["finetune_seeds"] == [0, 1]
+    assert out["jit_compile"] is False
     assert 0.0 <= out["mlm_masked_accuracy"] <= 1.0
     assert 0.0 <= out["kerashub_masked_accuracy"] <= 1.0
-    for side in ("pretrained", "scratch"):
-        seeds = out[f"sst2_f1_{side}_seeds"]
-        assert len(seeds) == 2 and out[f"sst2_f1_{side}_lr"] == [1e-3, 1e-3]
-        assert all(0.0 <= a <= 1.0 for a in seeds)
-        assert abs(out[f"sst2_f1_{side}"] - sum(seeds) / 2) < 1e-3
-        assert out[f"sst2_f1_{side}_std"] >= 0.0
-    assert abs(out["sst2_f1_gain"] - (out["sst2_f1_pretrained"]
-                                      - out["sst2_f1_scratch"])) < 1e-3
-    # The transfer half again on the finished run, at another fraction, one seed.
-    common = [*sst, "--nokerashub", "--reuse_run"]
-    again = run_script("mlm_transfer.py", *common, "--fractions=0.5", "--reinit_layers=1",
-                       timeout=300)
+    for f in ("0.5", "1"):
+        for side in ("pretrained", "scratch"):
+            assert 0.0 <= out[f"sst2_f{f}_{side}"] <= 1.0
+            assert out[f"sst2_f{f}_{side}_lr"] == 1e-3
+    # The transfer half again on the finished run, over two seeds: means, spreads, gains.
+    common = [f"--train_file=labeled_text:{tmp_path / 'sst.txt'}",
+              f"--eval_file=labeled_text:{tmp_path / 'sst.txt'}", "--fractions=1.0",
+              "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
+              "--finetune_max_length=16", "--select_size=4", "--nokerashub",
+              f"--model_dir={tmp_path / 'run'}", "--reuse_run"]
+    again = run_script("mlm_transfer.py", *common, "--finetune_seeds=0,1",
+                       "--reinit_layers=1", timeout=300)
     assert again["pretrain_steps"] == out["pretrain_steps"] and again["reinit_layers"] == 1
     assert again["mlm_masked_accuracy"] == out["mlm_masked_accuracy"]
-    assert again["max_length"] == 16 and again["finetune_seeds"] == [0]
+    assert again["max_length"] == 16 and again["finetune_seeds"] == [0, 1]
     for side in ("pretrained", "scratch"):
-        assert 0.0 <= again[f"sst2_f0.5_{side}"] <= 1.0
-        assert again[f"sst2_f0.5_{side}_lr"] == 1e-3
+        seeds = again[f"sst2_f1_{side}_seeds"]
+        assert len(seeds) == 2 and again[f"sst2_f1_{side}_lr"] == [1e-3, 1e-3]
+        assert abs(again[f"sst2_f1_{side}"] - sum(seeds) / 2) < 1e-3
+        assert again[f"sst2_f1_{side}_std"] >= 0.0
+    assert abs(again["sst2_f1_gain"] - (again["sst2_f1_pretrained"]
+                                        - again["sst2_f1_scratch"])) < 1e-3
     # Bad input: one line, exit 2, before any pretraining (one call, for the suite's time).
     bad = subprocess.run([sys.executable, os.path.join(BENCH, "mlm_transfer.py"), *common,
                           "--finetune_seeds=0,x"],
