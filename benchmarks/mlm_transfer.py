@@ -246,14 +246,17 @@ def main(argv):
     if not FLAGS.reuse_run:
         with contextlib.redirect_stdout(sys.stderr):  # the runner's progress is for people
             metrics = pretrain(settings)
-    # The runner's XLA rule for this one-replica text run.
-    jit_compile = default_jit_compile(settings["jit_compile"], cpu=TextTask.cpu_xla)
+    # What the runner's XLA rule chose for this run (runs before it recorded it: the
+    # rule then, on with no accelerator).
+    jit_compile = metrics.get("jit_compile", default_jit_compile(settings["jit_compile"],
+                                                                 cpu=True))
     steps = int(metrics["steps"])
     s = settings
     out = {
         "benchmark": "mlm_transfer", "method": s["method"], "encoder": s["encoder"],
         "minutes": s["budget_minutes"], "precision": s["precision"],
         "pre_norm": bool(s["pre_norm"]), "jit_compile": jit_compile,
+        "xla_speedup": metrics.get("xla_speedup"),
         "max_length": s["max_length"], "batch_size": s["batch_size"],
         "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
         "pretrain_tokens": steps * s["batch_size"] * s["max_length"],

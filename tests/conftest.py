@@ -6,6 +6,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # --precision=auto (the default) measures the machine; the suite's numbers must not depend
 # on it (tests of the measurement itself unset this).
 os.environ.setdefault("TFSSL_AUTO_PRECISION", "float32")
+# Likewise the CPU XLA choice of text runs (tfssl.runs.machine.default_cpu_xla).
+os.environ.setdefault("TFSSL_AUTO_XLA", "true")
 
 import pathlib
 

@@ -73,8 +73,11 @@ def default_jit_compile(jit_compile=None, strategy=None, cpu=False):
 
     Unset: off when several replicas are in sync (``fit(jit_compile=True)`` under
     MirroredStrategy failed to place resources across logical devices), on for GPUs and
-    TPUs, and on CPU-only machines ``cpu`` (the task's measurement: XLA-compiled
-    convolution steps were about 3x slower than oneDNN here, BERT steps 2.7x faster).
+    TPUs, and on CPU-only machines ``cpu``: the task's answer, a bool or a function
+    called only here (a measurement of the step on this machine,
+    :func:`tfssl.runs.machine.default_cpu_xla`). XLA-compiled convolution steps were
+    about 3x slower than oneDNN on CPU; BERT steps were 2.7x faster on one CPU and 1.4x
+    slower on another, so text measures.
     """
     if jit_compile is not None:
         return bool(jit_compile)
@@ -82,7 +85,7 @@ def default_jit_compile(jit_compile=None, strategy=None, cpu=False):
         return False
     if has_accelerator():
         return True
-    return bool(cpu)
+    return bool(cpu() if callable(cpu) else cpu)
 
 
 def is_chief(strategy=None):

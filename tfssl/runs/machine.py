@@ -115,10 +115,6 @@ def default_precision():
     ``~/.cache/tfssl``), keyed by the device, the CPU model and its bfloat16/AMX flags and
     the TensorFlow version. Returns ``(precision, speedup)``.
     """
-    import json
-
-    import tensorflow as tf
-
     pinned = os.environ.get("TFSSL_AUTO_PRECISION")
     if pinned:
         if pinned not in ("float32", "mixed_bfloat16", "mixed_float16"):
@@ -127,10 +123,22 @@ def default_precision():
             raise UsageError(f"TFSSL_AUTO_PRECISION={pinned!r}: expected float32, "
                              "mixed_bfloat16 or mixed_float16")
         return pinned, None
+    speedup = _cached_measurement("precision.json", [], measure_bfloat16_speedup)
+    return ("mixed_bfloat16" if speedup >= BF16_MIN_SPEEDUP else "float32"), speedup
+
+
+def _cached_measurement(filename, parts, measure):
+    """``measure()`` once per machine: cached in ``$TFSSL_CACHE/filename`` under a key of
+    the device, the CPU model and its bfloat16/AMX flags, the TensorFlow version and
+    ``parts`` (what else the number depends on). A read-only cache measures every time."""
+    import json
+
+    import tensorflow as tf
+
     gpus = hardware()["gpus"]
     key = "|".join([gpus[0] if gpus else "cpu", _cpu_model(), ",".join(_cpu_flags()),
-                    tf.__version__])
-    path = os.path.join(_cache_dir(), "precision.json")
+                    tf.__version__, *map(str, parts)])
+    path = os.path.join(_cache_dir(), filename)
     try:
         with open(path, encoding="utf-8") as f:
             cache = json.load(f)
@@ -139,7 +147,7 @@ def default_precision():
     if not isinstance(cache, dict):
         cache = {}
     if not isinstance(cache.get(key), (int, float)):
-        cache[key] = round(measure_bfloat16_speedup(), 3)
+        cache[key] = round(measure(), 3)
         try:
             from tfssl.runs.files import write_json_atomic
 
@@ -147,5 +155,55 @@ def default_precision():
             write_json_atomic(path, cache)
         except OSError:  # a read-only home: measure again next time
             pass
-    speedup = float(cache[key])
-    return ("mixed_bfloat16" if speedup >= BF16_MIN_SPEEDUP else "float32"), speedup
+    return float(cache[key])
+
+
+# The CPU XLA rule of a task with ``cpu_xla = "measure"``: XLA where its train step
+# measured at least this much faster (compiling costs seconds at every start).
+XLA_MIN_SPEEDUP = 1.1
+
+
+def measure_xla_speedup(make_model, batch, steps=5, rounds=3):
+    """How much faster the XLA-compiled train step runs than the plain graph one.
+
+    ``make_model(jit_compile)`` returns a freshly built and compiled model (the real
+    model, optimizer and precision of the run); both are warmed up on ``batch`` (tracing,
+    compiling), then timed in ``rounds`` interleaved rounds of ``steps`` calls of
+    ``train_on_batch``; the ratio of the median round times. The models are thrown away.
+    """
+    import statistics
+    import time
+
+    args = tuple(batch) if isinstance(batch, tuple) else (batch,)
+    models = {jit: make_model(jit) for jit in (True, False)}
+    for model in models.values():
+        model.train_on_batch(*args)
+    rounds_s = {jit: [] for jit in models}
+    for _ in range(rounds):
+        for jit, model in models.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                model.train_on_batch(*args)  # returns the loss as a number: synchronous
+            rounds_s[jit].append(time.perf_counter() - start)
+    return statistics.median(rounds_s[False]) / statistics.median(rounds_s[True])
+
+
+def default_cpu_xla(step_key, make_model, batch):
+    """Whether a CPU-only run XLA-compiles its train step, from a measurement.
+
+    :func:`measure_xla_speedup` of this step (``step_key``: the method, encoder,
+    precision and batch shapes it was measured for), cached per machine in
+    ``$TFSSL_CACHE/xla.json``; XLA where it is at least :data:`XLA_MIN_SPEEDUP`. The
+    environment variable ``TFSSL_AUTO_XLA`` (``true`` / ``false``) pins the answer
+    without measuring (the test suite pins it). Returns ``(jit_compile, speedup)``.
+    """
+    pinned = os.environ.get("TFSSL_AUTO_XLA")
+    if pinned:
+        if pinned not in ("true", "false"):
+            from tfssl.errors import UsageError
+
+            raise UsageError(f"TFSSL_AUTO_XLA={pinned!r}: expected true or false")
+        return pinned == "true", None
+    speedup = _cached_measurement("xla.json", step_key,
+                                  lambda: measure_xla_speedup(make_model, batch))
+    return speedup >= XLA_MIN_SPEEDUP, speedup

@@ -70,7 +70,9 @@ def token_baselines(train_rows, val_y, val_w, vocab_size, num_special):
 class TextTask:
     """Everything a run does that depends on text rather than on the method."""
 
-    cpu_xla = True  # the BERT step has static shapes; XLA ran bert_tiny 2.7x faster on CPU
+    # XLA ran the bert_tiny step 2.7x faster on one CPU, 1.4x slower on another: measured
+    # per machine (tfssl.runs.machine.default_cpu_xla).
+    cpu_xla = "measure"
     exclude_from_weight_decay = ("bias", "gamma", "beta")  # BERT's practice
 
     def __init__(self, spec, settings):
