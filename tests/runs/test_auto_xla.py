@@ -11,6 +11,10 @@ from tfssl.runs import machine
 BATCH = (np.ones((16, 8), "float32"), np.zeros((16, 4), "float32"))
 
 
+def _measure_dense():
+    return machine.measure_xla_speedup(_dense, BATCH)
+
+
 def _dense(jit_compile):
     import keras
 
@@ -36,7 +40,7 @@ def test_measure_xla_speedup_trains_both_models():
 def test_cpu_xla_measured_once_and_cached(tmp_path, monkeypatch):
     monkeypatch.delenv("TFSSL_AUTO_XLA", raising=False)
     monkeypatch.setenv("TFSSL_CACHE", str(tmp_path))
-    jit, speedup = machine.default_cpu_xla(["dense", (16, 8)], _dense, BATCH)
+    jit, speedup = machine.default_cpu_xla(["dense", (16, 8)], _measure_dense)
     assert speedup > 0 and jit == (speedup >= machine.XLA_MIN_SPEEDUP)
     (key, cached), = json.loads((tmp_path / "xla.json").read_text()).items()
     assert cached == pytest.approx(speedup, abs=1e-3)
@@ -46,10 +50,10 @@ def test_cpu_xla_measured_once_and_cached(tmp_path, monkeypatch):
                         lambda *args: pytest.fail("measured again"))
     for value, expected in ((0.7, False), (1.3, True)):
         (tmp_path / "xla.json").write_text(json.dumps({key: value}))
-        assert machine.default_cpu_xla(["dense", (16, 8)], _dense, BATCH) == (
+        assert machine.default_cpu_xla(["dense", (16, 8)], _measure_dense) == (
             expected, value)
     monkeypatch.setattr(machine, "measure_xla_speedup", lambda *args: 2.0)
-    assert machine.default_cpu_xla(["dense", (32, 8)], _dense, BATCH) == (True, 2.0)
+    assert machine.default_cpu_xla(["dense", (32, 8)], _measure_dense) == (True, 2.0)
     assert len(json.loads((tmp_path / "xla.json").read_text())) == 2
 
 
@@ -57,10 +61,10 @@ def test_pinned_cpu_xla(monkeypatch):
     monkeypatch.setattr(machine, "measure_xla_speedup",
                         lambda *args: pytest.fail("measured although pinned"))
     monkeypatch.setenv("TFSSL_AUTO_XLA", "false")
-    assert machine.default_cpu_xla(["dense"], _dense, BATCH) == (False, None)
+    assert machine.default_cpu_xla(["dense"], _measure_dense) == (False, None)
     monkeypatch.setenv("TFSSL_AUTO_XLA", "yes")
     with pytest.raises(UsageError, match="TFSSL_AUTO_XLA='yes'"):
-        machine.default_cpu_xla(["dense"], _dense, BATCH)
+        machine.default_cpu_xla(["dense"], _measure_dense)
 
 
 def test_text_run_measures_xla_once_then_reads_the_cache(tmp_path, monkeypatch):

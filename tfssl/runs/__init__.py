@@ -90,17 +90,18 @@ def load_run_config(model_dir, flag="--model_dir"):
 def _measured_cpu_xla(s, spec, task, compiled):
     """XLA or not for this CPU-only run's train step, from a timing of both on this
     machine (cached, :func:`tfssl.runs.machine.default_cpu_xla`). Runs before the real
-    model is built, which seeds itself again, so a measured run and a cached one train
-    the same network on the same batches."""
+    model is built (which seeds itself again). A cache hit reads only the step's shapes
+    and parameter count; a miss also draws one batch from the run's pipeline."""
     import tensorflow as tf
 
-    from tfssl.runs.machine import default_cpu_xla
+    from tfssl.runs.machine import default_cpu_xla, measure_xla_speedup
 
-    batch = next(iter(task.train_dataset()))
-    shapes = tf.nest.map_structure(lambda t: tuple(t.shape), batch)
+    dataset = task.train_dataset()
+    shapes = tf.nest.map_structure(lambda t: tuple(t.shape), dataset.element_spec)
     key = [spec.name, s["encoder"], s["precision"], s["optimizer"], shapes,
            f"{task.build_encoder().count_params()} parameters"]
-    jit, speedup = default_cpu_xla(key, lambda jit_compile: compiled(jit_compile)[1], batch)
+    jit, speedup = default_cpu_xla(key, lambda: measure_xla_speedup(
+        lambda jit_compile: compiled(jit_compile)[1], next(iter(dataset))))
     if speedup is not None:
         s["xla_speedup"] = speedup
         print(f"tfssl {spec.name}: the XLA train step is {speedup:.2f}x as fast as the "

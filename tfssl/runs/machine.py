@@ -188,11 +188,12 @@ def measure_xla_speedup(make_model, batch, steps=5, rounds=3):
     return statistics.median(rounds_s[False]) / statistics.median(rounds_s[True])
 
 
-def default_cpu_xla(step_key, make_model, batch):
+def default_cpu_xla(step_key, measure):
     """Whether a CPU-only run XLA-compiles its train step, from a measurement.
 
-    :func:`measure_xla_speedup` of this step (``step_key``: the method, encoder,
-    precision and batch shapes it was measured for), cached per machine in
+    ``measure()``: :func:`measure_xla_speedup` of this step, called only when
+    ``step_key`` (the method, encoder, precision, batch shapes... it stands for) is not
+    cached yet; cached per machine in
     ``$TFSSL_CACHE/xla.json``; XLA where it is at least :data:`XLA_MIN_SPEEDUP`. The
     environment variable ``TFSSL_AUTO_XLA`` (``true`` / ``false``) pins the answer
     without measuring (the test suite pins it). Returns ``(jit_compile, speedup)``.
@@ -204,6 +205,5 @@ def default_cpu_xla(step_key, make_model, batch):
 
             raise UsageError(f"TFSSL_AUTO_XLA={pinned!r}: expected true or false")
         return pinned == "true", None
-    speedup = _cached_measurement("xla.json", step_key,
-                                  lambda: measure_xla_speedup(make_model, batch))
+    speedup = _cached_measurement("xla.json", step_key, measure)
     return speedup >= XLA_MIN_SPEEDUP, speedup
