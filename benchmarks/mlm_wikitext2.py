@@ -59,12 +59,12 @@ def main(argv):
     masker = MLMMasker(len(vocab), L)
     prep_s = time.time() - t0
 
-    train_ds = (tf.data.Dataset.from_tensor_slices(train_rows).cache()
-                .shuffle(len(train_rows), seed=FLAGS.seed).repeat()
-                .batch(B, drop_remainder=True).map(masker, num_parallel_calls=tf.data.AUTOTUNE)
-                .prefetch(tf.data.AUTOTUNE))
-    tf.random.set_seed(FLAGS.seed + 1)
-    val = [b for b in tf.data.Dataset.from_tensor_slices(val_rows).batch(B).map(masker)]
+    train_ds = masker.mask_batches(
+        tf.data.Dataset.from_tensor_slices(train_rows).cache()
+        .shuffle(len(train_rows), seed=FLAGS.seed).repeat().batch(B, drop_remainder=True),
+        seed=FLAGS.seed, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    val = list(masker.mask_batches(tf.data.Dataset.from_tensor_slices(val_rows).batch(B),
+                                   seed=FLAGS.seed + 1))
     val_x = {k: np.concatenate([b[0][k].numpy() for b in val]) for k in val[0][0]}
     val_y = np.concatenate([b[1].numpy() for b in val])
     val_w = np.concatenate([b[2].numpy() for b in val])

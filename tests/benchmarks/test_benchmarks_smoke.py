@@ -276,3 +276,12 @@ def test_conv_gradients_smoke():
     first = out["shapes"][0]
     assert (first["in"], first["side"], first["stride"]) == (4, 8, 1)
     assert first["tfssl_input_grad_ms"] > 0 and first["tf_input_grad_ms"] > 0
+
+
+def test_masking_throughput_smoke():
+    out = run_script("masking_throughput.py", "--batch_size=4", "--max_length=16",
+                     "--vocab_size=50", "--batches=2", "--threads=0")
+    assert out["benchmark"] == "masking_throughput" and out["max_length"] == 16
+    for key in ("tfssl_batches_per_s", "tfssl_whole_word_batches_per_s",
+                "kerashub_batches_per_s", "ratio"):
+        assert out[key] > 0, key

@@ -121,10 +121,9 @@ class TextTask:
         self.masker = MLMMasker(len(self.vocab), max_length, mask_rate=s["mask_rate"],
                                 whole_word=s["whole_word_masking"], vocab=self.vocab)
         # Validation masks are drawn once, so every evaluation sees the same targets.
-        tf.random.set_seed(s["seed"] + 1)
-        self.val_x, self.val_y, self.val_w = _materialize(
-            tf.data.Dataset.from_tensor_slices(self.val_rows).batch(batch_size)
-            .map(self.masker))
+        self.val_x, self.val_y, self.val_w = _materialize(self.masker.mask_batches(
+            tf.data.Dataset.from_tensor_slices(self.val_rows).batch(batch_size),
+            seed=s["seed"] + 1))
         self.validation_data = tf.data.Dataset.from_tensor_slices(
             (self.val_x, self.val_y, self.val_w)).batch(batch_size)
         self.num_special = len(SPECIAL_TOKENS)
@@ -151,15 +150,19 @@ class TextTask:
 
         s = self.settings
         rows, batch = tf.data.Dataset.from_tensor_slices(self.train_rows), s["batch_size"]
+        stream = 0
         if input_context is not None:
-            rows = rows.shard(input_context.num_input_pipelines,
-                              input_context.input_pipeline_id)
+            stream = input_context.input_pipeline_id
+            rows = rows.shard(input_context.num_input_pipelines, stream)
             batch = input_context.get_per_replica_batch_size(batch)
-        return (rows.cache()
-                .shuffle(len(self.train_rows), seed=s["seed"], reshuffle_each_iteration=True)
-                .repeat()
-                .batch(batch, drop_remainder=True)
-                .map(self.masker, num_parallel_calls=tf.data.AUTOTUNE)
+        batches = (rows.cache()
+                   .shuffle(len(self.train_rows), seed=s["seed"],
+                            reshuffle_each_iteration=True)
+                   .repeat()
+                   .batch(batch, drop_remainder=True))
+        # Masks keyed by (seed, pipeline, batch index): the same in every process.
+        return (self.masker.mask_batches(batches, seed=s["seed"], stream=stream,
+                                         num_parallel_calls=tf.data.AUTOTUNE)
                 .prefetch(tf.data.AUTOTUNE))
 
     def build_encoder(self):

@@ -1,10 +1,16 @@
-"""Dynamic BERT masking inside ``tf.data`` with keras-hub's ``MaskedLMMaskGenerator``.
+"""Dynamic BERT masking inside ``tf.data``, stateless and reproducible.
 
 Each batch gets fresh masks (so every epoch sees new ones): ``mask_rate`` of the
 eligible tokens (never ``[PAD] [UNK] [CLS] [SEP] [MASK]``) are selected, of those 80%
 become ``[MASK]``, 10% a random word piece and 10% stay unchanged. The selections live
 in a fixed number of slots per row (``mask_positions``, ``mask_ids``, ``mask_weights``
 with zero weight on unused slots) so that the model sees static shapes.
+
+Every draw is a stateless random op keyed by ``(seed, batch index)``
+(:meth:`MLMMasker.mask_batches`), so a run's masks are the same in every process and
+under a parallel ``map``. keras-hub's ``MaskedLMMaskGenerator`` (which this replaced)
+draws from stateful ops, one of them inside a ``map_fn`` whose parallel iterations race:
+the same seed gave different masks from one process to the next.
 """
 
 import math
@@ -17,6 +23,7 @@ from tfssl.text.vocab import SPECIAL_TOKENS, special_token_ids
 __all__ = ["MLMMasker", "num_mask_slots", "continuation_flags"]
 
 _IDS = special_token_ids()
+_STREAM = 2 ** 40  # batch indices per stream in a stateless key
 
 
 def num_mask_slots(max_length, mask_rate):
@@ -30,29 +37,35 @@ def continuation_flags(vocab, suffix_indicator="##"):
 
 
 class MLMMasker:
-    """Callable for ``dataset.batch(...).map(masker)``.
+    """Masks ``[batch, max_length]`` int rows for masked-LM.
 
     Args:
         vocab_size: vocabulary size (random replacements are drawn from the non-special
             pieces ``[5, vocab_size)``).
         max_length: row length; sets the number of mask slots.
-        mask_rate: fraction of eligible tokens selected for prediction.
+        mask_rate: fraction of eligible tokens (or words) selected for prediction.
         mask_token_rate, random_token_rate: the 80 / 10 (/ 10 kept) split.
         whole_word: select whole words (a piece and its ``##`` continuations) instead of
-            single pieces; needs ``vocab``.
+            single pieces; needs ``vocab``. Pieces of selected words beyond the slots are
+            left unchanged (never corrupted without being predicted).
         vocab: the vocabulary list (whole-word masking only).
 
-    Called on a ``[batch, max_length]`` int32 tensor, returns
+    ``masker.mask_batches(batches, seed)`` masks a dataset of row batches reproducibly.
+    ``masker(token_ids, key)`` masks one batch with a stateless ``[2]`` int key; without
+    a key it draws one from a stateful op (fresh masks, but reproducible only in a
+    sequential ``map`` after ``tf.random.set_seed``). Both return
     ``({"token_ids", "mask_positions"}, mask_ids, mask_weights)`` - the
     ``(x, y, sample_weight)`` triple that :class:`tfssl.methods.MaskedLM` trains on.
     """
 
     def __init__(self, vocab_size, max_length, mask_rate=0.15, mask_token_rate=0.8,
                  random_token_rate=0.1, whole_word=False, vocab=None):
-        import keras_hub
-
         if not 0.0 < mask_rate < 1.0:
             raise UsageError(f"--mask_rate={mask_rate}: expected 0 < rate < 1")
+        if not (0.0 <= mask_token_rate and 0.0 <= random_token_rate
+                and mask_token_rate + random_token_rate <= 1.0):
+            raise ValueError(f"mask_token_rate={mask_token_rate}, random_token_rate="
+                             f"{random_token_rate}: expected rates >= 0 summing to <= 1")
         if vocab_size <= len(SPECIAL_TOKENS):
             raise UsageError(f"vocab_size={vocab_size}: no room after the special tokens")
         if whole_word and vocab is None:
@@ -60,71 +73,91 @@ class MLMMasker:
         self.vocab_size = int(vocab_size)
         self.max_length = int(max_length)
         self.mask_rate = float(mask_rate)
+        self.mask_token_rate = float(mask_token_rate)
+        self.random_token_rate = float(random_token_rate)
         self.whole_word = bool(whole_word)
         self.num_slots = num_mask_slots(max_length, mask_rate)
-        if whole_word:
-            # A selected word covers one or more pieces: room for twice as many; pieces
-            # selected beyond the slots are restored (never corrupted but unpredicted).
-            self.num_slots = min(2 * self.num_slots, max(1, self.max_length - 2))
-        self.generator = keras_hub.layers.MaskedLMMaskGenerator(
-            vocabulary_size=self.vocab_size,
-            mask_selection_rate=self.mask_rate,
-            mask_token_id=_IDS["mask"],
-            mask_selection_length=None if whole_word else self.num_slots,
-            unselectable_token_ids=list(range(len(SPECIAL_TOKENS))),
-            mask_token_rate=mask_token_rate,
-            random_token_rate=random_token_rate,
-            dtype="float32",
-        )
         self._continuation = None
         if whole_word:
+            # A selected word covers one or more pieces: room for twice as many.
+            self.num_slots = min(2 * self.num_slots, max(1, self.max_length - 2))
             self._continuation = np.asarray(continuation_flags(vocab)[:vocab_size], bool)
 
-    def _words(self, token_ids):
-        """``[B, L]`` ids -> ragged ``[B, (words), (pieces)]`` grouping ``##`` pieces."""
+    def mask_batches(self, batches, seed, stream=0, num_parallel_calls=None):
+        """``batches`` (a dataset of ``[batch, max_length]`` rows) masked with the keys
+        ``(seed, stream * 2**40 + batch index)``: the same masks in every process and at
+        any ``num_parallel_calls``; give each input pipeline its own ``stream``."""
         import tensorflow as tf
 
-        cont = tf.gather(tf.constant(self._continuation), token_ids)
-        # Specials / padding always start their own "word" (they are unselectable).
-        cont = tf.logical_and(cont, token_ids >= len(SPECIAL_TOKENS))
-        starts = tf.logical_not(cont)
-        starts = tf.concat([tf.ones_like(starts[:, :1]), starts[:, 1:]], axis=1)
-        flat = tf.reshape(token_ids, [-1])
-        word_row = tf.cumsum(tf.cast(tf.reshape(starts, [-1]), tf.int64)) - 1
-        words = tf.RaggedTensor.from_value_rowids(flat, word_row)
-        words_per_row = tf.reduce_sum(tf.cast(starts, tf.int64), axis=1)
-        return tf.RaggedTensor.from_row_lengths(words, words_per_row)
+        def mask(index, token_ids):
+            key = tf.stack([tf.constant(int(seed), tf.int64),
+                            tf.cast(index, tf.int64) + int(stream) * _STREAM])
+            return self(token_ids, key)
 
-    def __call__(self, token_ids):
+        return batches.enumerate().map(mask, num_parallel_calls=num_parallel_calls)
+
+    def _units(self, token_ids, selectable):
+        """Where selection units (pieces, or words) start, and each token's unit id."""
+        import tensorflow as tf
+
+        if not self.whole_word:
+            return selectable, None
+        cont = tf.gather(tf.constant(self._continuation), token_ids)
+        # Specials / padding always start their own (unselectable) word.
+        starts = tf.logical_not(tf.logical_and(cont, token_ids >= len(SPECIAL_TOKENS)))
+        starts = tf.concat([tf.ones_like(starts[:, :1]), starts[:, 1:]], axis=1)
+        rows = tf.shape(token_ids, out_type=tf.int64)[0]
+        row_offset = tf.range(rows)[:, None] * self.max_length
+        unit = tf.cumsum(tf.cast(starts, tf.int64), axis=1) - 1 + row_offset
+        return tf.logical_and(starts, selectable), unit
+
+    def __call__(self, token_ids, key=None):
         import tensorflow as tf
 
         token_ids = tf.cast(token_ids, tf.int32)
-        inputs = self._words(token_ids) if self.whole_word else token_ids
-        out = self.generator(inputs)
-        masked = out["token_ids"]
-        positions, ids, weights = out["mask_positions"], out["mask_ids"], out["mask_weights"]
-        if self.whole_word:
-            masked = tf.cast(masked.merge_dims(1, -1).to_tensor(), tf.int32)
-            masked = tf.reshape(masked, tf.shape(token_ids))
-            overflow = positions[:, self.num_slots:]
-            idx = tf.stack([tf.cast(overflow.value_rowids(), tf.int32),
-                            tf.cast(overflow.flat_values, tf.int32)], axis=1)
-            restore = tf.scatter_nd(idx, tf.ones_like(idx[:, 0]), tf.shape(token_ids)) > 0
-            masked = tf.where(restore, token_ids, masked)
-            shape = tf.cast([-1, self.num_slots], tf.int64)
-            positions = positions[:, :self.num_slots].to_tensor(shape=shape)
-            ids = ids.merge_dims(1, -1)[:, :self.num_slots].to_tensor(shape=shape) \
-                if ids.ragged_rank > 1 else ids[:, :self.num_slots].to_tensor(shape=shape)
-            weights = weights[:, :self.num_slots].to_tensor(shape=shape)
-        masked = tf.cast(masked, tf.int32)
-        # A random replacement must be a real word piece, never [PAD] [UNK] [CLS] [SEP]
-        # ([PAD] would silently change the padding mask).
-        bad = tf.logical_and(masked != token_ids, masked < _IDS["mask"])
-        redraw = tf.random.uniform(tf.shape(masked), len(SPECIAL_TOKENS), self.vocab_size,
-                                   dtype=tf.int32)
-        masked = tf.where(bad, redraw, masked)
-        x = {
-            "token_ids": masked,
-            "mask_positions": tf.cast(positions, tf.int32),
-        }
-        return x, tf.cast(ids, tf.int32), tf.cast(weights, tf.float32)
+        if key is None:
+            key = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
+        keys = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 3)
+        shape = tf.shape(token_ids)
+        length = self.max_length
+        selectable = token_ids >= len(SPECIAL_TOKENS)
+        eligible, unit = self._units(token_ids, selectable)
+
+        # Select ceil(rate * eligible units) per row: the units with the highest scores.
+        count = tf.reduce_sum(tf.cast(eligible, tf.float32), axis=1)
+        chosen = tf.cast(tf.math.ceil(count * self.mask_rate), tf.int32)
+        if not self.whole_word:
+            chosen = tf.minimum(chosen, self.num_slots)
+        score = tf.where(eligible, tf.random.stateless_uniform(shape, keys[0]), -1.0)
+        rank = tf.argsort(tf.argsort(score, axis=1, direction="DESCENDING",
+                                     stable=True), axis=1, stable=True)
+        selected = tf.logical_and(eligible, rank < chosen[:, None])
+        if self.whole_word:  # spread a word's selection from its start to its pieces
+            flat_unit = tf.reshape(unit, [-1])
+            per_unit = tf.math.unsorted_segment_max(
+                tf.reshape(tf.cast(selected, tf.int32), [-1]), flat_unit,
+                tf.size(token_ids, out_type=tf.int64))
+            selected = tf.reshape(tf.gather(per_unit, flat_unit) > 0, shape)
+            selected = tf.logical_and(selected, selectable)
+        # The first num_slots selected tokens of a row (in position order) are predicted.
+        in_slot = tf.logical_and(
+            selected, tf.cumsum(tf.cast(selected, tf.int32), axis=1) <= self.num_slots)
+
+        draw = tf.random.stateless_uniform(shape, keys[1])
+        random_ids = tf.random.stateless_uniform(
+            shape, keys[2], minval=len(SPECIAL_TOKENS), maxval=self.vocab_size,
+            dtype=tf.int32)
+        to_mask = tf.logical_and(in_slot, draw < self.mask_token_rate)
+        to_random = tf.logical_and(
+            in_slot, tf.logical_and(draw >= self.mask_token_rate,
+                                    draw < self.mask_token_rate + self.random_token_rate))
+        masked = tf.where(to_mask, _IDS["mask"], tf.where(to_random, random_ids, token_ids))
+
+        # Slots: positions in ascending order, padded with position 0, weight 0.
+        order = tf.where(in_slot, length - tf.range(length)[None, :], 0)
+        top = tf.math.top_k(order, k=min(self.num_slots, length)).values
+        valid = top > 0
+        positions = tf.where(valid, length - top, 0)
+        ids = tf.where(valid, tf.gather(token_ids, positions, batch_dims=1), 0)
+        x = {"token_ids": masked, "mask_positions": positions}
+        return x, ids, tf.cast(valid, tf.float32)
