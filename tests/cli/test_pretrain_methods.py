@@ -27,11 +27,19 @@ def pretrain(*args):
 
 @pytest.mark.parametrize("name", [n for n in registry.names("image") if n != "simclr"])
 def test_every_image_method_runs_end_to_end(name, tmp_path):
-    """(SimCLR's own end-to-end test is in test_simclr_cli.py.)"""
+    """In this process, through the settings the command line resolves
+    (``resolve_settings`` then ``tfssl.runs.pretrain``, all ``tfssl-pretrain`` does after
+    parsing): a subprocess per method cost ~8 s of start-up each. The command line itself
+    runs BYOL below and SimCLR in test_simclr_cli.py."""
+    import tfssl
+
     run = tmp_path / "run"
-    extra = [f"--{k}={v}" for k, v in SMALL_HEADS.items() if k in resolve_settings(method=name)]
-    proc = pretrain(f"--method={name}", f"--model_dir={run}", *TINY, *extra)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    tiny = dict(arg[2:].split("=") for arg in TINY)
+    extra = {k: v for k, v in SMALL_HEADS.items() if k in resolve_settings(method=name)}
+    settings = resolve_settings(method=name, model_dir=str(run), encoder=tiny["encoder"],
+                                **{k: float(v) if k == "width" else int(v)
+                                   for k, v in tiny.items() if k != "encoder"}, **extra)
+    tfssl.runs.pretrain(settings)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["method"] == name
     assert 0 < metrics["knn_top1"] <= 1 and 0 < metrics["knn_top1_random_init"] <= 1
@@ -41,6 +49,28 @@ def test_every_image_method_runs_end_to_end(name, tmp_path):
     for path in ("keras/model.keras", "keras/encoder.keras",
                  "export/encoder/saved_model.pb"):
         assert (run / path).is_file(), path
+
+
+def test_cli_passes_method_flags_to_the_same_run(tmp_path):
+    """``tfssl-pretrain --method=byol`` with BYOL's own flags writes them into config.json
+    and trains exactly as the library does with the same settings."""
+    import tfssl
+
+    cli, lib = tmp_path / "cli", tmp_path / "lib"
+    flags = dict(projection_dim=8, projection_hidden_dim=16, prediction_hidden_dim=8,
+                 base_momentum=0.9)
+    proc = pretrain("--method=byol", f"--model_dir={cli}", *TINY,
+                    *(f"--{k}={v}" for k, v in flags.items()))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    config = json.loads((cli / "config.json").read_text())
+    assert config["method"] == "byol" and config["base_momentum"] == 0.9
+    tiny = dict(arg[2:].split("=") for arg in TINY)
+    tfssl.runs.pretrain(resolve_settings(
+        method="byol", model_dir=str(lib), encoder=tiny["encoder"], width=0.25,
+        **{k: int(v) for k, v in tiny.items() if k not in ("encoder", "width")}, **flags))
+    one, two = (json.loads((d / "metrics.json").read_text()) for d in (cli, lib))
+    assert one["final_loss"] == pytest.approx(two["final_loss"], rel=1e-6)
+    assert one["knn_top1"] == two["knn_top1"]
 
 
 def test_settings_resolve_in_order():
