@@ -106,8 +106,8 @@ class MLMMasker:
         # Specials / padding always start their own (unselectable) word.
         starts = tf.logical_not(tf.logical_and(cont, token_ids >= len(SPECIAL_TOKENS)))
         starts = tf.concat([tf.ones_like(starts[:, :1]), starts[:, 1:]], axis=1)
-        rows = tf.shape(token_ids, out_type=tf.int64)[0]
-        row_offset = tf.range(rows)[:, None] * self.max_length
+        rows, length = tf.unstack(tf.shape(token_ids, out_type=tf.int64))
+        row_offset = tf.range(rows)[:, None] * length
         unit = tf.cumsum(tf.cast(starts, tf.int64), axis=1) - 1 + row_offset
         return tf.logical_and(starts, selectable), unit
 
@@ -119,7 +119,7 @@ class MLMMasker:
             key = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
         keys = tf.random.experimental.stateless_split(tf.cast(key, tf.int64), 3)
         shape = tf.shape(token_ids)
-        length = self.max_length
+        length = shape[1]
         selectable = token_ids >= len(SPECIAL_TOKENS)
         eligible, unit = self._units(token_ids, selectable)
 
@@ -155,7 +155,7 @@ class MLMMasker:
 
         # Slots: positions in ascending order, padded with position 0, weight 0.
         order = tf.where(in_slot, length - tf.range(length)[None, :], 0)
-        top = tf.math.top_k(order, k=min(self.num_slots, length)).values
+        top = tf.math.top_k(order, k=self.num_slots).values
         valid = top > 0
         positions = tf.where(valid, length - top, 0)
         ids = tf.where(valid, tf.gather(token_ids, positions, batch_dims=1), 0)
