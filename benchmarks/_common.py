@@ -12,6 +12,15 @@ def default_archive():
     return os.path.join(SHARED_DATA, "cifar10", "train.tar.gz")
 
 
+def define_threads_flag():
+    """``--threads``, defaulting to the peers' ``THREADS`` (2); 0 lets TensorFlow choose."""
+    from absl import flags
+
+    flags.DEFINE_integer("threads", int(os.environ.get("THREADS", "2")),
+                         "TF intra- and inter-op threads (the peers' THREADS, default 2); "
+                         "0 lets TensorFlow choose.")
+
+
 def set_threads(threads):
     """TensorFlow intra- and inter-op threads (the peers' THREADS); 0 leaves TF's choice."""
     import tensorflow as tf

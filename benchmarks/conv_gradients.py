@@ -17,14 +17,13 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import set_threads  # noqa: E402
+from _common import define_threads_flag, set_threads  # noqa: E402
 
 flags.DEFINE_integer("batch_size", 256, "Images per call (SimCLR batch 128, two views).")
 flags.DEFINE_integer("image_size", 32, "Input side of the network in pixels.")
 flags.DEFINE_float("width", 1.0, "Channel-width multiplier (64 channels at 1.0).")
 flags.DEFINE_integer("repeats", 5, "Timed calls per kernel (after 2 untimed).")
-flags.DEFINE_integer("threads", int(os.environ.get("THREADS", "2")),
-                     "TensorFlow intra/inter-op threads (0 = TensorFlow's choice).")
+define_threads_flag()
 FLAGS = flags.FLAGS
 
 

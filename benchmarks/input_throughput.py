@@ -23,7 +23,8 @@ import time
 
 from absl import app, flags
 
-from _common import REPO, default_archive, set_threads, write_tree  # benchmarks/_common.py
+from _common import (  # benchmarks/_common.py
+    REPO, default_archive, define_threads_flag, set_threads, write_tree)
 
 flags.DEFINE_integer("images", 5000, "Images in the tree (a multiple of 10).")
 flags.DEFINE_string("work_dir", "/tmp/tfssl-input-memory", "Where the tree is written.")
@@ -35,8 +36,7 @@ flags.DEFINE_integer("batches", 20, "Timed pipeline batches.")
 flags.DEFINE_integer("warmup_batches", 3, "Untimed pipeline batches first.")
 flags.DEFINE_integer("steps", 5, "Timed train steps (simclr_throughput.py --steps).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"], "Train step policy.")
-flags.DEFINE_integer("threads", int(os.environ.get("THREADS", "2")),
-                     "TF intra- and inter-op threads; 0 lets TensorFlow choose.")
+define_threads_flag()
 
 FLAGS = flags.FLAGS
 

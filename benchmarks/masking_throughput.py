@@ -14,14 +14,13 @@ import time
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import set_threads  # noqa: E402
+from _common import define_threads_flag, set_threads  # noqa: E402
 
 flags.DEFINE_integer("batch_size", 64, "Rows per batch.")
 flags.DEFINE_integer("max_length", 128, "Tokens per row.")
 flags.DEFINE_integer("vocab_size", 8000, "Vocabulary size.")
 flags.DEFINE_integer("batches", 200, "Timed batches per masker (after 20 untimed).")
-flags.DEFINE_integer("threads", int(os.environ.get("THREADS", "2")),
-                     "TensorFlow intra/inter-op threads (0 = TensorFlow's choice).")
+define_threads_flag()
 FLAGS = flags.FLAGS
 
 

@@ -21,7 +21,7 @@ import time
 
 from absl import app, flags
 
-from _common import set_threads  # benchmarks/_common.py
+from _common import define_threads_flag, set_threads  # benchmarks/_common.py
 
 flags.DEFINE_integer("batch_size", 4096, "N: images per view (2N embeddings); the peer's BATCH.")
 flags.DEFINE_integer("dim", 128, "Projection width D; the peer's DIM.")
@@ -29,9 +29,7 @@ flags.DEFINE_float("temperature", 0.5, "NT-Xent temperature.")
 flags.DEFINE_integer("steps", 5, "Timed calls.")
 flags.DEFINE_integer("warmup_steps", 2, "Untimed calls first (tracing, compilation).")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the forward + backward function.")
-flags.DEFINE_integer("threads", int(os.environ.get("THREADS", "2")),
-                     "TF intra- and inter-op threads (the peer's THREADS, default 2); "
-                     "0 lets TensorFlow choose.")
+define_threads_flag()
 flags.DEFINE_integer("seed", 0, "Random seed of the inputs.")
 
 FLAGS = flags.FLAGS

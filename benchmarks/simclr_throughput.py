@@ -27,7 +27,7 @@ import time
 
 from absl import app, flags
 
-from _common import default_archive, set_threads  # benchmarks/_common.py
+from _common import default_archive, define_threads_flag, set_threads  # benchmarks/_common.py
 
 flags.DEFINE_string("encoder", "resnet18", "convnet | resnet18 | resnet34 | resnet50")
 flags.DEFINE_float("width", 1.0, "Channel-width multiplier of the encoder.")
@@ -42,9 +42,7 @@ flags.DEFINE_float("temperature", 0.5, "NT-Xent temperature.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"], "Keras dtype policy.")
 flags.DEFINE_enum("jit_compile", "auto", ["true", "false", "auto"],
                   "XLA for the train step; auto is Keras' default (XLA when supported).")
-flags.DEFINE_integer("threads", int(os.environ.get("THREADS", "2")),
-                     "TF intra- and inter-op threads (the peer's THREADS, default 2); "
-                     "0 lets TensorFlow choose.")
+define_threads_flag()
 flags.DEFINE_enum("data", "random", ["random", "cifar10"],
                   "random: pre-made random views in memory (as the peer); cifar10: the "
                   "held-out slice of --archive through tfssl's augmentation pipeline.")

@@ -13,8 +13,9 @@ from tfssl.methods import registry
 from tfssl.presets import get_preset, preset_names, resolve_settings
 from tfssl.errors import UsageError
 
-TINY = ["--encoder=convnet", "--width=0.25", "--image_size=8", "--epochs=1",
-        "--steps_per_epoch=2", "--batch_size=16"]
+TINY_SETTINGS = dict(encoder="convnet", width=0.25, image_size=8, epochs=1, steps_per_epoch=2,
+                     batch_size=16)
+TINY = [f"--{k}={v}" for k, v in TINY_SETTINGS.items()]
 SMALL_HEADS = dict(projection_dim=8, projection_hidden_dim=16, prediction_hidden_dim=8,
                    queue_size=32, num_clusters=4)
 
@@ -34,12 +35,9 @@ def test_every_image_method_runs_end_to_end(name, tmp_path):
     import tfssl
 
     run = tmp_path / "run"
-    tiny = dict(arg[2:].split("=") for arg in TINY)
     extra = {k: v for k, v in SMALL_HEADS.items() if k in resolve_settings(method=name)}
-    settings = resolve_settings(method=name, model_dir=str(run), encoder=tiny["encoder"],
-                                **{k: float(v) if k == "width" else int(v)
-                                   for k, v in tiny.items() if k != "encoder"}, **extra)
-    tfssl.runs.pretrain(settings)
+    tfssl.runs.pretrain(resolve_settings(method=name, model_dir=str(run), **TINY_SETTINGS,
+                                         **extra))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["method"] == name
     assert 0 < metrics["knn_top1"] <= 1 and 0 < metrics["knn_top1_random_init"] <= 1
@@ -64,10 +62,8 @@ def test_cli_passes_method_flags_to_the_same_run(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     config = json.loads((cli / "config.json").read_text())
     assert config["method"] == "byol" and config["base_momentum"] == 0.9
-    tiny = dict(arg[2:].split("=") for arg in TINY)
-    tfssl.runs.pretrain(resolve_settings(
-        method="byol", model_dir=str(lib), encoder=tiny["encoder"], width=0.25,
-        **{k: int(v) for k, v in tiny.items() if k not in ("encoder", "width")}, **flags))
+    tfssl.runs.pretrain(resolve_settings(method="byol", model_dir=str(lib), **TINY_SETTINGS,
+                                         **flags))
     one, two = (json.loads((d / "metrics.json").read_text()) for d in (cli, lib))
     assert one["final_loss"] == pytest.approx(two["final_loss"], rel=1e-6)
     assert one["knn_top1"] == two["knn_top1"]

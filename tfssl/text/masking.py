@@ -104,7 +104,7 @@ class MLMMasker:
             return selectable, None
         cont = tf.gather(tf.constant(self._continuation), token_ids)
         # Specials / padding always start their own (unselectable) word.
-        starts = tf.logical_not(tf.logical_and(cont, token_ids >= len(SPECIAL_TOKENS)))
+        starts = tf.logical_not(tf.logical_and(cont, selectable))
         starts = tf.concat([tf.ones_like(starts[:, :1]), starts[:, 1:]], axis=1)
         rows, length = tf.unstack(tf.shape(token_ids, out_type=tf.int64))
         row_offset = tf.range(rows)[:, None] * length
