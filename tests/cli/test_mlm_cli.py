@@ -82,15 +82,39 @@ def _one_line_error(r, *needles):
     return last
 
 
-@pytest.mark.parametrize("flags,needles", [
-    (["--vocab_size=4"], ["--vocab_size=4", "special"]),
-    (["--max_length=1000"], ["--max_length=1000", "positions"]),
-    (["--encoder=resnet18"], ["resnet18"]),
-    (["--dataset=textfile:/nonexistent/x.txt"], ["does not exist"]),
+def test_bad_flag_from_the_command_line(tmp_path):
+    r = pretrain(f"--model_dir={tmp_path / 'run'}", *TINY,
+                 "--dataset=textfile:/nonexistent/x.txt")
+    _one_line_error(r, "does not exist")
+
+
+TINY_SETTINGS = {"encoder": "bert_tiny", "max_length": 16, "vocab_size": 120, "epochs": 2,
+                 "steps_per_epoch": 2, "batch_size": 4}
+
+
+@pytest.mark.parametrize("settings,needles", [
+    ({"vocab_size": 4}, ["--vocab_size=4", "special"]),
+    ({"max_length": 1000}, ["--max_length=1000", "positions"]),
+    ({"encoder": "resnet18"}, ["resnet18"]),
 ])
-def test_bad_flags(flags, needles, tmp_path):
-    r = pretrain(f"--model_dir={tmp_path / 'run'}", *TINY, *flags)
-    _one_line_error(r, *needles)
+def test_bad_settings(settings, needles, corpus, tmp_path, monkeypatch):
+    """The same checks in the test process (resolve_settings + tfssl.runs.pretrain, all the
+    command line does after parsing): the UsageError's message is the CLI's one line, as
+    test_bad_flag_from_the_command_line shows for one case."""
+    import tfssl
+    from tfssl.errors import UsageError
+    from tfssl.presets import resolve_settings
+
+    monkeypatch.setenv("TFSSL_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    with pytest.raises(UsageError) as err:
+        tfssl.runs.pretrain(resolve_settings(
+            method="mlm", dataset=f"textfile:{corpus / 'train.txt'}", model_dir=str(run),
+            **{**TINY_SETTINGS, **settings}))
+    for n in needles:
+        assert n in str(err.value), str(err.value)
+    assert "\n" not in str(err.value)
+    assert not run.exists() or not (run / "metrics.json").exists()
 
 
 def test_empty_corpus(tmp_path):
