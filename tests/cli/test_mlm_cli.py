@@ -26,8 +26,9 @@ def pretrain(*args, cwd=REPO, env=None):
                           cwd=cwd, timeout=300)
 
 
-TINY = ["--encoder=bert_tiny", "--max_length=16", "--vocab_size=120", "--epochs=2",
-        "--steps_per_epoch=2", "--batch_size=4"]
+TINY_SETTINGS = {"encoder": "bert_tiny", "max_length": 16, "vocab_size": 120, "epochs": 2,
+                 "steps_per_epoch": 2, "batch_size": 4}
+TINY = [f"--{k}={v}" for k, v in TINY_SETTINGS.items()]
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +87,6 @@ def test_bad_flag_from_the_command_line(tmp_path):
     r = pretrain(f"--model_dir={tmp_path / 'run'}", *TINY,
                  "--dataset=textfile:/nonexistent/x.txt")
     _one_line_error(r, "does not exist")
-
-
-TINY_SETTINGS = {"encoder": "bert_tiny", "max_length": 16, "vocab_size": 120, "epochs": 2,
-                 "steps_per_epoch": 2, "batch_size": 4}
 
 
 @pytest.mark.parametrize("settings,needles", [
