@@ -53,7 +53,9 @@ def test_fit_stops_at_the_budget_and_anneals():
     assert budget.steps == len(slow.rates)
     assert set(budget.logs) >= {"loss"}
     peak = int(np.argmax(slow.rates))
-    assert max(slow.rates) <= 0.1
+    # The optimizer holds the rate in float32, where the peak 0.1 reads back as 0.100000001:
+    # a step that lands on the peak (the end of warmup) must not fail the bound.
+    assert max(slow.rates) <= float(np.float32(0.1))
     assert all(a <= b for a, b in zip(slow.rates[:peak], slow.rates[1:peak + 1]))
     assert all(a >= b for a, b in zip(slow.rates[peak:], slow.rates[peak + 1:]))
     assert slow.rates[-1] < 0.5 * max(slow.rates)  # annealed towards 0 by the end
