@@ -10,9 +10,10 @@ import time
 import numpy as np
 import pytest
 
-TINY = ["--encoder=convnet", "--width=0.25", "--image_size=8", "--epochs=1",
-        "--steps_per_epoch=2", "--batch_size=16", "--projection_dim=8",
-        "--projection_hidden_dim=16"]
+TINY_SETTINGS = dict(encoder="convnet", width=0.25, image_size=8, epochs=1,
+                     steps_per_epoch=2, batch_size=16, projection_dim=8,
+                     projection_hidden_dim=16)
+TINY = [f"--{k}={v}" for k, v in TINY_SETTINGS.items()]
 
 
 def cli(module, *args, timeout=300):
@@ -97,19 +98,34 @@ def test_rerun_after_kill_resumes(tmp_path):
     assert (run / "metrics.json").exists()
 
 
-@pytest.mark.parametrize("flag,message", [
-    ("--temperature=0", "temperature=0.0: must be finite and > 0"),
-    ("--dataset=folder:/no/such/dir", "no such folder"),
-    ("--batch_size=5000", "--batch_size=5000 is larger than the 1438 training images"),
-    ("--encoder=vgg", "--encoder='vgg'"),
-])
-def test_bad_input_one_line_exit_2(tmp_path, flag, message):
-    proc = cli("pretrain", f"--model_dir={tmp_path / 'run'}", *TINY, flag)
+def test_bad_input_one_line_exit_2(tmp_path):
+    """One bad flag through the real command line: exit 2, one line, no traceback."""
+    proc = cli("pretrain", f"--model_dir={tmp_path / 'run'}", *TINY,
+               "--dataset=folder:/no/such/dir")
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = error_lines(proc)
-    assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
+    assert len(lines) == 1 and "no such folder" in lines[0], proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"temperature": 0.0}, "temperature=0.0: must be finite and > 0"),
+    ({"batch_size": 5000}, "--batch_size=5000 is larger than the 1438 training images"),
+    ({"encoder": "vgg"}, "--encoder='vgg'"),
+])
+def test_bad_settings(tmp_path, settings, message):
+    """The other checks in the test process: resolve_settings + tfssl.runs.pretrain is all
+    the command line does after parsing, and the UsageError's message is its one line."""
+    from tfssl.errors import UsageError
+    from tfssl.presets import resolve_settings
+    from tfssl.runs import pretrain
+
+    run = tmp_path / "run"
+    with pytest.raises(UsageError) as err:
+        pretrain(resolve_settings(model_dir=str(run), **{**TINY_SETTINGS, **settings}))
+    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+    assert not (run / "metrics.json").exists()
 
 
 def test_evaluate_bad_model_dir(tmp_path):

@@ -74,14 +74,21 @@ def test_image_protocol_all_writes_the_report(image_run):
 
 
 def test_cli_bad_protocol_and_settings(image_run):
-    for args, message in ((["--protocol=knn,bogus"], "--protocol='knn,bogus': expected"),
-                          (["--protocol=robustness", "--corruptions=typo"],
-                           "--corruptions=typo: expected some of"),
-                          (["--protocol=finetune", "--label_fraction=0.1,3"],
-                           "--label_fraction=3: expected a number in (0, 1]")):
-        r = evaluate(f"--model_dir={image_run}", *args)
-        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
-        assert message in r.stderr.strip().splitlines()[-1]
+    """One bad flag through the real command line (exit 2, one line, no traceback); the
+    others through evaluate_run, the one call the command line makes after parsing."""
+    from tfssl.eval import evaluate_run
+
+    r = evaluate(f"--model_dir={image_run}", "--protocol=knn,bogus")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "--protocol='knn,bogus': expected" in r.stderr.strip().splitlines()[-1]
+    for settings, message in (
+            (dict(protocol="robustness", corruptions="typo"),
+             "--corruptions=typo: expected some of"),
+            (dict(protocol="finetune", label_fractions="0.1,3"),
+             "--label_fraction=3: expected a number in (0, 1]")):
+        with pytest.raises(UsageError) as err:
+            evaluate_run(str(image_run), verbose=False, **settings)
+        assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
 
 
 @pytest.fixture(scope="module")

@@ -29,16 +29,21 @@ def test_export_packs_a_loadable_entry(image_run, tmp_path):
     np.testing.assert_allclose(served.serve_uint8(images).numpy(),
                                entry.model.predict(images, verbose=0), atol=1e-5)
 
-    # An existing non-empty directory is refused, then replaced with --overwrite.
-    proc = cli("export", f"--model_dir={image_run}", f"--to={out}")
-    assert proc.returncode == 2
-    (line,) = error_lines(proc, "tfssl-export")
-    assert f"--to={out}: exists and is not empty; give --overwrite" in line
-    assert "Traceback" not in proc.stderr
+    # An existing non-empty directory is refused, then replaced with overwrite=True (in
+    # the test process: export_run is the one call the command line makes, and its
+    # one-line exit 2 is checked by the next test).
+    import pytest
+
+    from tfssl.errors import UsageError
+    from tfssl.zoo import export_run
+
+    with pytest.raises(UsageError) as err:
+        export_run(str(image_run), str(out))
+    assert f"--to={out}: exists and is not empty; give --overwrite" in str(err.value)
     (out / "stale.txt").write_text("x")
-    proc = cli("export", f"--model_dir={image_run}", f"--to={out}", "--overwrite")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    export_run(str(image_run), str(out), overwrite=True)
     assert not (out / "stale.txt").exists() and (out / "card.json").is_file()
+    assert sorted(os.listdir(out.parent)) == ["simclr"]
 
 
 def test_missing_or_unfinished_run(image_run, tmp_path):
