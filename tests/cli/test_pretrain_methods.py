@@ -105,17 +105,20 @@ def test_cli_flag_for_a_setting_the_method_lacks_is_one_line(tmp_path):
 def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     """``--strategy=mirrored --num_cpu_replicas=2`` trains like one device (synchronised
     batch norm in encoder and head, negatives gathered from both replicas), also with a
-    batch of 15 that the replicas split 8 + 7."""
-    runs = {}
-    for label, extra in (("one", []), ("two", ["--strategy=mirrored",
-                                                "--num_cpu_replicas=2"])):
-        run = tmp_path / label
-        proc = pretrain("--method=simclr", f"--model_dir={run}", *TINY, "--batch_size=15",
-                        "--projection_dim=8", "--projection_hidden_dim=16", *extra)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[label] = (json.loads((run / "metrics.json").read_text()), proc.stdout)
-    assert "2 replica(s)" in runs["two"][1] and "1 replica(s)" in runs["one"][1]
-    one, two = runs["one"][0], runs["two"][0]
+    batch of 15 that the replicas split 8 + 7. The one-device run is the library call
+    the command line makes (in the test process, on its default one-device strategy)."""
+    import tfssl
+
+    settings = dict(TINY_SETTINGS, batch_size=15, projection_dim=8, projection_hidden_dim=16)
+    tfssl.runs.pretrain(resolve_settings(method="simclr", model_dir=str(tmp_path / "one"),
+                                         **settings))
+    proc = pretrain("--method=simclr", f"--model_dir={tmp_path / 'two'}",
+                    *(f"--{k}={v}" for k, v in settings.items()), "--strategy=mirrored",
+                    "--num_cpu_replicas=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 replica(s)" in proc.stdout
+    one, two = (json.loads((tmp_path / d / "metrics.json").read_text())
+                for d in ("one", "two"))
     assert one["steps"] == two["steps"] == 2
     assert two["final_loss"] == pytest.approx(one["final_loss"], rel=1e-4)
     assert two["knn_top1"] == one["knn_top1"]

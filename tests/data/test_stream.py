@@ -194,21 +194,26 @@ def test_cli_mirrored_streamed_folder_matches_one_device_in_memory(tmp_path):
     """``tfssl-pretrain --image_input=stream --strategy=mirrored --num_cpu_replicas=2``
     (per-replica pipelines reading the files) trains like one device holding the
     images in memory."""
+    from tfssl.presets import resolve_settings
+    from tfssl.runs import pretrain
+
     data = _digits_folder(tmp_path / "digits")
-    common = ["--method=simclr", f"--dataset=folder:{data}", "--encoder=convnet",
-              "--width=0.25", "--image_size=8", "--epochs=2", "--steps_per_epoch=3",
-              "--batch_size=16", "--projection_dim=8", "--projection_hidden_dim=16"]
-    runs = {}
-    for label, extra in (("memory", ["--image_input=memory"]),
-                         ("stream", ["--image_input=stream", "--strategy=mirrored",
-                                     "--num_cpu_replicas=2"])):
-        run = tmp_path / label
-        proc = subprocess.run([sys.executable, "-m", "tfssl.cli.pretrain", *common, *extra,
-                               f"--model_dir={run}"], capture_output=True, text=True,
-                              timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[label] = (json.loads((run / "metrics.json").read_text()),
-                       json.loads((run / "config.json").read_text()))
+    settings = dict(method="simclr", dataset=f"folder:{data}", encoder="convnet", width=0.25,
+                    image_size=8, epochs=2, steps_per_epoch=3, batch_size=16,
+                    projection_dim=8, projection_hidden_dim=16)
+    # The one-device reference: the library call the command line makes, in this process.
+    pretrain(resolve_settings(**settings, image_input="memory",
+                              model_dir=str(tmp_path / "memory")))
+    proc = subprocess.run([sys.executable, "-m", "tfssl.cli.pretrain",
+                           *(f"--{k}={v}" for k, v in settings.items()),
+                           "--image_input=stream", "--strategy=mirrored",
+                           "--num_cpu_replicas=2", f"--model_dir={tmp_path / 'stream'}"],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {label: tuple(json.loads((tmp_path / label / f).read_text())
+                         for f in ("metrics.json", "config.json"))
+            for label in ("memory", "stream")}
     (mem, mem_cfg), (st, st_cfg) = runs["memory"], runs["stream"]
     assert mem_cfg["image_input"] == "memory" and st_cfg["image_input"] == "stream"
     assert mem["steps"] == st["steps"] == 6
