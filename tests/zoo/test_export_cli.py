@@ -10,16 +10,27 @@ from zoo_helpers import cli, error_lines
 
 
 def test_export_packs_a_loadable_entry(image_run, tmp_path):
+    """A first export and the refusal to write over it in the test process (export_run is
+    the one call the command line makes; its one-line exit 2: the next test); then
+    ``tfssl-export --overwrite --name`` as a real process replaces it."""
+    import pytest
     import tensorflow as tf
 
-    from tfssl.zoo import load
+    from tfssl.errors import UsageError
+    from tfssl.zoo import export_run, load
 
     out = tmp_path / "zoo" / "simclr"
-    proc = cli("export", f"--model_dir={image_run}", f"--to={out}", "--name=digits_simclr")
+    export_run(str(image_run), str(out))
+    with pytest.raises(UsageError) as err:
+        export_run(str(image_run), str(out))
+    assert f"--to={out}: exists and is not empty; give --overwrite" in str(err.value)
+    (out / "stale.txt").write_text("x")
+    proc = cli("export", f"--model_dir={image_run}", f"--to={out}", "--overwrite",
+               "--name=digits_simclr")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tfssl-export: wrote" in proc.stdout
     assert sorted(os.listdir(out)) == ["README.md", "card.json", "encoder.keras",
-                                       "saved_model"]
+                                       "saved_model"]  # the stale file is gone
     assert sorted(os.listdir(out.parent)) == ["simclr"]  # no temporary left behind
     card = json.loads((out / "card.json").read_text())
     assert card["name"] == "digits_simclr" and card["method"] == "simclr"
@@ -28,22 +39,6 @@ def test_export_packs_a_loadable_entry(image_run, tmp_path):
     served = tf.saved_model.load(str(out / "saved_model"))
     np.testing.assert_allclose(served.serve_uint8(images).numpy(),
                                entry.model.predict(images, verbose=0), atol=1e-5)
-
-    # An existing non-empty directory is refused, then replaced with overwrite=True (in
-    # the test process: export_run is the one call the command line makes, and its
-    # one-line exit 2 is checked by the next test).
-    import pytest
-
-    from tfssl.errors import UsageError
-    from tfssl.zoo import export_run
-
-    with pytest.raises(UsageError) as err:
-        export_run(str(image_run), str(out))
-    assert f"--to={out}: exists and is not empty; give --overwrite" in str(err.value)
-    (out / "stale.txt").write_text("x")
-    export_run(str(image_run), str(out), overwrite=True)
-    assert not (out / "stale.txt").exists() and (out / "card.json").is_file()
-    assert sorted(os.listdir(out.parent)) == ["simclr"]
 
 
 def test_missing_or_unfinished_run(image_run, tmp_path):
