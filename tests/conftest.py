@@ -69,14 +69,3 @@ def cpu_strategy():
         return tf.distribute.MirroredStrategy(
             ["/gpu:0", "/gpu:1"], cross_device_ops=tf.distribute.HierarchicalCopyAllReduce())
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-
-
-def per_replica_outputs(strategy, fn, *arrays):
-    """``fn`` on one global batch of ``arrays`` split over ``strategy``'s replicas; the
-    replicas' outputs as NumPy arrays, in replica order."""
-    import tensorflow as tf
-
-    dist = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices(arrays).batch(len(arrays[0])))
-    per_replica = strategy.run(tf.function(fn), args=next(iter(dist)))
-    return [t.numpy() for t in strategy.experimental_local_results(per_replica)]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from suite_helpers import raises_one_line_usage_error
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
@@ -95,13 +96,11 @@ def test_label_fraction_and_fixed_steps(run_dir):
 def test_bad_settings(run_dir, settings, message):
     """In the test process: finetune_run is the one call the command line makes, and its
     UsageError's message is the command line's one line (exit 2: the test below)."""
-    from tfssl.errors import UsageError
     from tfssl.methods.text_classifier import finetune_run
 
-    with pytest.raises(UsageError) as err:
+    with raises_one_line_usage_error(message):
         finetune_run(str(run_dir / "run"), str(run_dir / "train.txt"),
                      str(run_dir / "dev.txt"), steps=2, verbose=0, **settings)
-    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
 
 
 def test_unknown_validation_label(run_dir):

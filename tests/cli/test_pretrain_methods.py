@@ -102,7 +102,7 @@ def test_cli_flag_for_a_setting_the_method_lacks_is_one_line(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
+def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path, capsys):
     """``--strategy=mirrored --num_cpu_replicas=2`` trains like one device (synchronised
     batch norm in encoder and head, negatives gathered from both replicas), also with a
     batch of 15 that the replicas split 8 + 7. The one-device run is the library call
@@ -112,6 +112,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     settings = dict(TINY_SETTINGS, batch_size=15, projection_dim=8, projection_hidden_dim=16)
     tfssl.runs.pretrain(resolve_settings(method="simclr", model_dir=str(tmp_path / "one"),
                                          **settings))
+    assert "1 replica(s)" in capsys.readouterr().out
     proc = pretrain("--method=simclr", f"--model_dir={tmp_path / 'two'}",
                     *(f"--{k}={v}" for k, v in settings.items()), "--strategy=mirrored",
                     "--num_cpu_replicas=2")

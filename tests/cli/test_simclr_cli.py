@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from suite_helpers import raises_one_line_usage_error
 
 TINY_SETTINGS = dict(encoder="convnet", width=0.25, image_size=8, epochs=1,
                      steps_per_epoch=2, batch_size=16, projection_dim=8,
@@ -117,14 +118,12 @@ def test_bad_input_one_line_exit_2(tmp_path):
 def test_bad_settings(tmp_path, settings, message):
     """The other checks in the test process: resolve_settings + tfssl.runs.pretrain is all
     the command line does after parsing, and the UsageError's message is its one line."""
-    from tfssl.errors import UsageError
     from tfssl.presets import resolve_settings
     from tfssl.runs import pretrain
 
     run = tmp_path / "run"
-    with pytest.raises(UsageError) as err:
+    with raises_one_line_usage_error(message):
         pretrain(resolve_settings(model_dir=str(run), **{**TINY_SETTINGS, **settings}))
-    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
     assert not (run / "metrics.json").exists()
 
 

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from suite_helpers import raises_one_line_usage_error
 
 from tfssl.errors import UsageError
 
@@ -86,9 +87,8 @@ def test_cli_bad_protocol_and_settings(image_run):
              "--corruptions=typo: expected some of"),
             (dict(protocol="finetune", label_fractions="0.1,3"),
              "--label_fraction=3: expected a number in (0, 1]")):
-        with pytest.raises(UsageError) as err:
+        with raises_one_line_usage_error(message):
             evaluate_run(str(image_run), verbose=False, **settings)
-        assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import per_replica_outputs
+from suite_helpers import per_replica_outputs
 from tfssl.errors import UsageError
 from tfssl.losses.infonce import InfoNCE, infonce_logits, infonce_queue_loss
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import per_replica_outputs
+from suite_helpers import per_replica_outputs
 from tfssl.losses import NTXent, ntxent_accuracy, ntxent_loss_and_accuracy
 
 

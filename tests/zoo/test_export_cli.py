@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 
+from suite_helpers import raises_one_line_usage_error
 from zoo_helpers import cli, error_lines
 
 
@@ -13,17 +14,14 @@ def test_export_packs_a_loadable_entry(image_run, tmp_path):
     """A first export and the refusal to write over it in the test process (export_run is
     the one call the command line makes; its one-line exit 2: the next test); then
     ``tfssl-export --overwrite --name`` as a real process replaces it."""
-    import pytest
     import tensorflow as tf
 
-    from tfssl.errors import UsageError
     from tfssl.zoo import export_run, load
 
     out = tmp_path / "zoo" / "simclr"
     export_run(str(image_run), str(out))
-    with pytest.raises(UsageError) as err:
+    with raises_one_line_usage_error(f"--to={out}: exists and is not empty; give --overwrite"):
         export_run(str(image_run), str(out))
-    assert f"--to={out}: exists and is not empty; give --overwrite" in str(err.value)
     (out / "stale.txt").write_text("x")
     proc = cli("export", f"--model_dir={image_run}", f"--to={out}", "--overwrite",
                "--name=digits_simclr")
