@@ -28,4 +28,36 @@ def per_replica_outputs(strategy, fn, *arrays):
     dist = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensor_slices(arrays).batch(len(arrays[0])))
     per_replica = strategy.run(tf.function(fn), args=next(iter(dist)))
-    return [t.numpy() for t in strategy.experimental_local_results(per_replica)]
+    return [tf.nest.map_structure(lambda t: t.numpy(), out)
+            for out in strategy.experimental_local_results(per_replica)]
+
+
+def assert_replica_gradients_match(strategy, loss, x, y, scale_loss=False):
+    """The gradients of ``loss(x, y)`` with respect to both inputs, with one global batch
+    of ``x, y`` split over ``strategy``'s replicas and the replicas' rows put back in
+    order, equal the one-device gradients of the whole batch.
+
+    ``scale_loss``: the loss is a global-batch scalar held by every replica (Barlow
+    Twins, VICReg); gradients are summed over replicas (the gather's gradient included),
+    so each replica differentiates that value divided by the replica count
+    (:func:`tfssl.distribute.replicas.scale_loss`). Without it the loss is Keras'
+    per-replica mean, already divided by the replica count.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from tfssl.distribute import replicas
+
+    def grads(a, b):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            value = loss(a, b)
+            if scale_loss:
+                value = replicas.scale_loss(value)
+        return tape.gradient(value, [a, b])
+
+    local = per_replica_outputs(strategy, grads, x, y)
+    reference = grads(tf.constant(x), tf.constant(y))
+    for i, ref in enumerate(reference):
+        np.testing.assert_allclose(np.concatenate([g[i] for g in local]), ref.numpy(),
+                                   rtol=1e-4, atol=1e-6)

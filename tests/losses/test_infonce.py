@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from suite_helpers import per_replica_outputs
+from suite_helpers import assert_replica_gradients_match, per_replica_outputs
 from tfssl.errors import UsageError
 from tfssl.losses.infonce import InfoNCE, infonce_logits, infonce_queue_loss
 
@@ -115,22 +115,8 @@ def test_keys_gathered_across_replicas(cpu_strategy):
     # Keras divides each replica's mean by the replica count, so the sum is the mean.
     np.testing.assert_allclose(float(total), numpy_batch_infonce(q, k, 0.5).mean(),
                                rtol=1e-5)
-    grads = strategy.run(tf.function(_grad_fn(loss)), args=(a, b))
-    local = strategy.experimental_local_results(grads)
-    gk = np.concatenate([g[0].numpy() for g in local])
-    gq = np.concatenate([g[1].numpy() for g in local])
-    rk, rq = _grad_fn(loss)(tf.constant(k), tf.constant(q))
-    np.testing.assert_allclose(gk, rk.numpy(), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(gq, rq.numpy(), rtol=1e-4, atol=1e-6)
+    assert_replica_gradients_match(strategy, loss, k, q)
 
-
-def _grad_fn(loss):
-    def f(x, y):
-        with tf.GradientTape() as tape:
-            tape.watch([x, y])
-            value = loss(x, y)
-        return tape.gradient(value, [x, y])
-    return f
 
 
 def test_uneven_replica_batches_match_one_device(cpu_strategy):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfssl.distribute import replicas
+from suite_helpers import assert_replica_gradients_match
 from tfssl.errors import UsageError
 from tfssl.losses.vicreg import VICRegLoss, vicreg_terms
 
@@ -126,21 +126,5 @@ def test_global_batch_across_replicas(cpu_strategy):
     # A scalar on global-batch statistics: every replica holds the global value.
     for value in strategy.experimental_local_results(per_replica):
         np.testing.assert_allclose(float(value), numpy_vicreg(z1, z2), rtol=1e-5)
-    grads = strategy.run(tf.function(_grad_fn(loss)), args=(a, b))
-    local = strategy.experimental_local_results(grads)
-    g1 = np.concatenate([g[0].numpy() for g in local])
-    g2 = np.concatenate([g[1].numpy() for g in local])
-    r1, r2 = _grad_fn(loss)(tf.constant(z1), tf.constant(z2))
-    np.testing.assert_allclose(g1, r1.numpy(), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(g2, r2.numpy(), rtol=1e-4, atol=1e-6)
+    assert_replica_gradients_match(strategy, loss, z1, z2, scale_loss=True)
 
-
-def _grad_fn(loss):
-    def f(x, y):
-        with tf.GradientTape() as tape:
-            tape.watch([x, y])
-            # Gradients are summed over replicas (the gather's gradient included), so
-            # each replica differentiates its global loss divided by the replica count.
-            value = replicas.scale_loss(loss(x, y))
-        return tape.gradient(value, [x, y])
-    return f
