@@ -49,3 +49,34 @@ def write_tree(archive, n, root):
             with open(os.path.join(root, cls, parts[2]), "wb") as f:
                 f.write(tar.extractfile(m).read())
     open(done, "w").close()
+
+
+def op_profile(run, steps, top=8):
+    """Where ``run()`` (``steps`` train steps) spends its time, from a TensorFlow
+    profiler trace: ``{"all_ops_ms": ..., "ops_ms": {op type: ms, ...}}`` per step, op
+    self-time summed over TensorFlow's threads (so above the wall time with two
+    inter-op threads), the ``top`` op types by time."""
+    import glob
+    import json
+    import tempfile
+
+    import tensorflow as tf
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
+
+    with tempfile.TemporaryDirectory(prefix="tfssl-profile-") as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            run()
+        finally:
+            tf.profiler.experimental.stop()
+        paths = glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb"))
+        data, _ = plugin.xspace_to_tools_data(paths, "framework_op_stats", {})
+    table = json.loads(data)[-1]  # the table without idle time
+    cols = [c["id"] for c in table["cols"]]
+    by_type = {}
+    for row in table["rows"]:
+        r = dict(zip(cols, (c.get("v") for c in row["c"])))
+        by_type[r["type"]] = by_type.get(r["type"], 0.0) + r["total_self_time"]
+    ranked = sorted(by_type.items(), key=lambda kv: -kv[1])[:top]
+    return {"all_ops_ms": round(sum(by_type.values()) / 1e3 / steps, 1),
+            "ops_ms": {name: round(us / 1e3 / steps, 1) for name, us in ranked}}

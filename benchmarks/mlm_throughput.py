@@ -28,6 +28,8 @@ flags.DEFINE_integer("steps", 10, "Timed steps.")
 flags.DEFINE_integer("warmup_steps", 3, "Untimed steps first (tracing, compilation).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"], "Dtype policy.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the train step.")
+flags.DEFINE_bool("profile", False, "Then trace --steps more steps with TensorFlow's "
+                  "profiler and add the op types' time per step (\"profile\").")
 flags.DEFINE_bool("compare_peer", False, "Also run ../shared/bench/peer_mlm.py (keras-hub).")
 FLAGS = flags.FLAGS
 
@@ -63,6 +65,11 @@ def main(argv):
            "jit_compile": FLAGS.jit_compile, "steps": FLAGS.steps,
            "s_per_step": round(dt, 4), "tokens_per_s": round(B * T / dt, 1),
            "parameters": int(model.count_params())}
+    if FLAGS.profile:
+        from _common import op_profile  # benchmarks/_common.py
+
+        out["profile"] = op_profile(lambda: model.fit(ds.repeat(FLAGS.steps), verbose=0),
+                                    FLAGS.steps)
     if FLAGS.compare_peer:
         peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
                             "bench", "peer_mlm.py")

@@ -27,7 +27,8 @@ import time
 
 from absl import app, flags
 
-from _common import default_archive, define_threads_flag, set_threads  # benchmarks/_common.py
+from _common import (default_archive, define_threads_flag, op_profile,  # benchmarks/_common.py
+                     set_threads)
 
 flags.DEFINE_string("encoder", "resnet18", "convnet | resnet18 | resnet34 | resnet50")
 flags.DEFINE_float("width", 1.0, "Channel-width multiplier of the encoder.")
@@ -49,6 +50,8 @@ flags.DEFINE_enum("data", "random", ["random", "cifar10"],
 flags.DEFINE_string("archive", None, "CIFAR-10 archive for --data=cifar10 (default: "
                     "<repo>/../shared/data/cifar10/train.tar.gz).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_bool("profile", False, "Then trace --steps more steps with TensorFlow's "
+                  "profiler and add the op types' time per step (\"profile\").")
 
 FLAGS = flags.FLAGS
 
@@ -144,6 +147,9 @@ def main(argv):
         "tf": tf.__version__,
         "keras": keras.__version__,
     }
+    if FLAGS.profile:
+        result["profile"] = op_profile(lambda: model.fit(
+            dataset, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0), FLAGS.steps)
     print(json.dumps(result), file=stdout, flush=True)
 
 

@@ -32,6 +32,7 @@ RUN_DEFAULTS = dict(
     eval_dataset=None,  # None: the held-out split of the training data
     steps_per_epoch=None,  # None: one pass over the training data
     budget_minutes=None,  # a wall-clock budget: train until it is spent (epochs a cap)
+    overwrite=False,  # train into a model_dir that holds a finished or another run
 )
 
 MODALITY_DEFAULTS = {

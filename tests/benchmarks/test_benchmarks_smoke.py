@@ -31,13 +31,26 @@ def run_script(name, *args, timeout=180):
 def test_simclr_throughput_smoke():
     out = run_script("simclr_throughput.py", "--encoder=convnet", "--width=0.25",
                      "--batch_size=4", "--steps=1", "--warmup_steps=1", "--image_size=16",
-                     "--jit_compile=false", "--threads=0")
+                     "--jit_compile=false", "--threads=0", "--profile")
     assert out["benchmark"] == "simclr_throughput"
     assert {"encoder", "batch_size", "images_per_s", "step_ms", "jit_compile", "precision",
             "tf"} <= set(out)
     assert out["encoder"] == "convnet" and out["batch_size"] == 4
     assert out["jit_compile"] is False and out["precision"] == "float32"
     assert out["images_per_s"] > 0 and out["step_ms"] > 0
+    # The profiler's op table: the convolutions are among the op types timed.
+    profile = out["profile"]
+    assert profile["all_ops_ms"] > 0 and 0 < len(profile["ops_ms"]) <= 8
+    assert any("Conv2D" in name for name in profile["ops_ms"]), profile
+
+
+def test_mlm_throughput_smoke():
+    out = run_script("mlm_throughput.py", "--encoder=bert_tiny", "--batch_size=2",
+                     "--max_length=16", "--vocab_size=64", "--mask_slots=2", "--steps=1",
+                     "--warmup_steps=1", "--profile")
+    assert out["benchmark"] == "mlm_throughput" and out["tokens_per_s"] > 0
+    assert (out["batch_size"], out["max_length"], out["precision"]) == (2, 16, "float32")
+    assert any("MatMul" in name for name in out["profile"]["ops_ms"]), out["profile"]
 
 
 def test_ntxent_throughput_smoke():

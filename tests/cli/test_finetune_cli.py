@@ -92,6 +92,11 @@ def test_label_fraction_and_fixed_steps(run_dir):
     (dict(layer_decay=0.0), "layer_decay=0.0: expected 0 < decay <= 1"),
     (dict(reinit_layers=3), "reinit_layers=3: expected a whole number from 0 to the "
                             "encoder's 2 transformer layers"),
+    # Accepted silently (a negative rate) or a NumPy traceback before the checks:
+    (dict(learning_rate=-1.0), "learning_rate=-1.0: must be finite and > 0"),
+    (dict(learning_rate=0.0), "learning_rate=0.0: must be finite and > 0"),
+    (dict(max_length=-3), "max_length=-3: expected a whole number >= 8"),
+    (dict(max_length=0), "max_length=0: expected a whole number >= 8"),
 ])
 def test_bad_settings(run_dir, settings, message):
     """In the test process: finetune_run is the one call the command line makes, and its
@@ -101,6 +106,26 @@ def test_bad_settings(run_dir, settings, message):
     with raises_one_line_usage_error(message):
         finetune_run(str(run_dir / "run"), str(run_dir / "train.txt"),
                      str(run_dir / "dev.txt"), steps=2, verbose=0, **settings)
+
+
+@pytest.mark.parametrize("damage", ["metrics.json", "encoder.keras"])
+def test_damaged_run_files_refused_before_training(tmp_path, run_dir, damage):
+    """A truncated metrics.json (where the command line merges the result) is refused
+    before any training, not after it; a truncated encoder file is named in one line
+    (it was a traceback saying 'File not found' of a file that exists)."""
+    import shutil
+
+    from tfssl.methods.text_classifier import finetune_run
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir / "run", run)
+    data = (run / damage).read_bytes()
+    (run / damage).write_bytes(data[: len(data) // 3])
+    message = "is not valid JSON" if damage == "metrics.json" else \
+        "cannot be loaded as a Keras model"
+    with raises_one_line_usage_error(str(run / damage), message):
+        finetune_run(str(run), str(run_dir / "train.txt"), str(run_dir / "dev.txt"),
+                     steps=2, verbose=0)
 
 
 def test_unknown_validation_label(run_dir):

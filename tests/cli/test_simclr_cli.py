@@ -91,12 +91,58 @@ def test_rerun_after_kill_resumes(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = json.loads(meta.read_text())["epoch"]
-    assert not (run / "metrics.json").exists()
+    assert not (run / "metrics.json").exists() and not (run / "config.json").exists()
+    # Other settings do not resume this backup (it used to fail in Keras' restore with
+    # a traceback, after config.json had been replaced by the new settings).
+    from tfssl.presets import resolve_settings
+    from tfssl.runs import pretrain
+
+    other = dict(TINY_SETTINGS, model_dir=str(run), epochs=40, steps_per_epoch=1,
+                 batch_size=8, projection_dim=4, projection_hidden_dim=4, width=0.5)
+    with raises_one_line_usage_error("backup/ holds an interrupted run of other "
+                                     "settings", "width: 0.25 there, 0.5 now"):
+        pretrain(resolve_settings(**other))
+    assert json.loads(meta.read_text())["epoch"] == done
     proc = cli("pretrain", *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Epoch 1/40" not in proc.stdout
     assert f"Epoch {done + 1}/40" in proc.stdout
     assert (run / "metrics.json").exists()
+
+
+def _digest(path):
+    import hashlib
+
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_finished_run_kept_unless_overwrite(tmp_path):
+    """A second run into a finished run's folder used to replace its checkpoint silently,
+    and a failing one rewrote its config.json first. Now: refused (one line) unless
+    overwrite, and a failing run writes nothing."""
+    from tfssl.presets import resolve_settings
+    from tfssl.runs import pretrain
+
+    run = tmp_path / "run"
+    pretrain(resolve_settings(model_dir=str(run), **TINY_SETTINGS))
+    (run / "metrics.json").write_text(json.dumps(dict(
+        json.loads((run / "metrics.json").read_text()), evaluations=[{"knn": 1}])))
+    (run / "eval").mkdir()
+    kept = {name: _digest(run / name) for name in ("keras/model.keras", "config.json",
+                                                   "metrics.json")}
+    with raises_one_line_usage_error("holds a finished run", "--overwrite"):
+        pretrain(resolve_settings(model_dir=str(run), **dict(TINY_SETTINGS, width=0.5)))
+    with raises_one_line_usage_error("min_crop_scale=2.0"):  # checked before any write
+        pretrain(resolve_settings(model_dir=str(run), overwrite=True,
+                                  **dict(TINY_SETTINGS, min_crop_scale=2.0)))
+    assert {name: _digest(run / name) for name in kept} == kept
+    pretrain(resolve_settings(model_dir=str(run), overwrite=True,
+                              **dict(TINY_SETTINGS, width=0.5)))
+    assert _digest(run / "keras" / "model.keras") != kept["keras/model.keras"]
+    assert json.loads((run / "config.json").read_text())["width"] == 0.5
+    # The old encoder's evaluations and report are gone with it.
+    assert "evaluations" not in json.loads((run / "metrics.json").read_text())
+    assert not (run / "eval").exists()
 
 
 def test_bad_input_one_line_exit_2(tmp_path):
@@ -114,6 +160,17 @@ def test_bad_input_one_line_exit_2(tmp_path):
     ({"temperature": 0.0}, "temperature=0.0: must be finite and > 0"),
     ({"batch_size": 5000}, "--batch_size=5000 is larger than the 1438 training images"),
     ({"encoder": "vgg"}, "--encoder='vgg'"),
+    # Each was a Keras, NumPy or tf.data traceback (exit 1), some after config.json:
+    ({"projection_layers": 0}, "projection_layers=0: expected >= 1"),
+    ({"width": 0.0}, "--width=0.0: expected a channel multiplier of at least 0.03125"),
+    ({"image_size": 2}, "--image_size=2: expected a whole number of at least 8 pixels"),
+    ({"seed": -1}, "--seed=-1: expected a whole number from 0 to 2**32 - 1"),
+    ({"warmup_epochs": -1.0}, "--warmup_epochs=-1.0: must be >= 0"),
+    ({"budget_minutes": 0.0}, "--budget_minutes=0.0: must be > 0"),
+    ({"knn_every": -3}, "--knn_every=-3: expected a whole number >= 0"),
+    ({"min_crop_scale": 2.0}, "min_crop_scale=2.0, max_crop_scale=1.0"),
+    ({"solarize": 1.5}, "solarize=1.5: expected a probability in [0, 1]"),
+    ({"color_jitter": -0.5}, "color_jitter=-0.5: must be finite and >= 0"),
 ])
 def test_bad_settings(tmp_path, settings, message):
     """The other checks in the test process: resolve_settings + tfssl.runs.pretrain is all
@@ -124,7 +181,7 @@ def test_bad_settings(tmp_path, settings, message):
     run = tmp_path / "run"
     with raises_one_line_usage_error(message):
         pretrain(resolve_settings(model_dir=str(run), **{**TINY_SETTINGS, **settings}))
-    assert not (run / "metrics.json").exists()
+    assert not run.exists() or os.listdir(run) == []  # nothing written
 
 
 def test_evaluate_bad_model_dir(tmp_path):

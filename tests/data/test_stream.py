@@ -293,3 +293,35 @@ def test_streamed_file_that_is_not_an_image_is_one_line_naming_it(tmp_path):
                     "JPEG/PNG/BMP/GIF file"), proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert not (run / "metrics.json").exists() and not (run / "export").exists()
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_streamed_file_with_a_damaged_body_is_one_line_naming_it(tmp_path, cached):
+    """A file that starts like a JPEG but is cut short passes the header check; the
+    decoder's error names no file. It was a traceback from fit (exit 1), and with
+    --image_cache_dir it left the half-written cache folder behind."""
+    from suite_helpers import raises_one_line_usage_error
+
+    from tfssl.presets import resolve_settings
+    from tfssl.runs import pretrain
+
+    root = _write_tree(tmp_path / "imgs", per_class=40)
+    paths = sorted(str(p) for p in root.rglob("*.*"))
+    sampled = set(np.unique(np.linspace(0, len(paths) - 1, 64).astype(int)))
+    bad = next(p for i, p in enumerate(paths) if i not in sampled and p.endswith(".jpg"))
+    with open(bad, "rb") as f:
+        head = f.read(40)
+    with open(bad, "wb") as f:
+        f.write(head)
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    settings = resolve_settings(
+        dataset=f"folder:{root}", image_input="stream", encoder="convnet", width=0.25,
+        image_size=8, epochs=1, batch_size=16, projection_dim=8, projection_hidden_dim=16,
+        model_dir=str(run), image_cache_dir=str(cache) if cached else None)
+    with raises_one_line_usage_error(f"unreadable image {bad}: not a valid"):
+        pretrain(settings)
+    # No run files; what stays is the TensorBoard log and the resume record of a run
+    # that stopped in its first epoch (no checkpoint: other settings may start there).
+    assert not run.exists() or set(os.listdir(run)) <= {"logs", "backup"}
+    if cached:
+        assert os.listdir(cache) == []

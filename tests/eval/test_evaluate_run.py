@@ -72,6 +72,12 @@ def test_image_protocol_all_writes_the_report(image_run):
         assert (out / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"{png}.png" in (out / "report.md").read_text()
     assert metrics["evaluations"][-1] == {k: v for k, v in report["summary"].items()}
+    # A later evaluation of fewer protocols replaces the report folder: no plot of the
+    # earlier one is left next to its report.
+    evaluate_run(str(image_run), protocol="knn", verbose=False)
+    left = set(os.listdir(out))
+    assert {"report.json", "report.md", "knn_history.png"} <= left, left
+    assert not left & {"confusion_matrix.png", "robustness.png", "label_fractions.png"}
 
 
 def test_cli_bad_protocol_and_settings(image_run):

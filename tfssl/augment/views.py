@@ -25,7 +25,7 @@ import math
 
 import tensorflow as tf
 
-from tfssl.errors import UsageError
+from tfssl.errors import UsageError, check_number
 
 _INT32_MAX = 2**31 - 1
 
@@ -77,6 +77,19 @@ def _maybe(p, seed, fn, image):
 
 
 CROP_SAMPLINGS = ("simclr", "torchvision")
+
+
+def check_crop_scales(min_scale, max_scale):
+    """A one-line :class:`UsageError` unless ``0 < min_scale <= max_scale <= 1``."""
+    if not 0 < min_scale <= max_scale <= 1:
+        raise UsageError(f"min_crop_scale={min_scale}, max_crop_scale={max_scale}: "
+                         "expected 0 < min <= max <= 1")
+
+
+def _check_probability(name, p):
+    if not 0.0 <= p <= 1.0:
+        raise UsageError(f"{name}={p}: expected a probability in [0, 1]")
+    return p
 
 
 def check_crop_sampling(sampling):
@@ -373,9 +386,7 @@ def simclr_augment(image, image_size, *, min_scale=0.08, color_jitter=0.5, jitte
         blur = image_size >= 96
     blur_p = (0.5 if blur else 0.0) if isinstance(blur, bool) else float(blur)
     seeds = _split(seed, 6)
-    if not 0 < min_scale <= max_scale <= 1:
-        raise UsageError(f"min_crop_scale={min_scale}, max_crop_scale={max_scale}: "
-                         "expected 0 < min <= max <= 1")
+    check_crop_scales(min_scale, max_scale)
     x = random_resized_crop(image, image_size, scale=(min_scale, max_scale), seed=seeds[0],
                             sampling=crop_sampling)
     if flip:
@@ -517,7 +528,8 @@ def views_from_settings(settings, overrides=({}, {})):
     ``min_crop_scale``, ``color_jitter``, ``flip``, ``blur``, ``solarize``, optional
     ``max_crop_scale``, ``grayscale``, ``crop_sampling``); each dict of ``overrides``
     changes them for one view (a method's asymmetric views, or ``size`` for a multi-crop
-    view).
+    view). The settings are checked here, eagerly (in ``tf.data`` a bad one would surface
+    as a traced-function error after the run had started).
     """
     out = []
     for override in overrides:
@@ -525,13 +537,18 @@ def views_from_settings(settings, overrides=({}, {})):
         size = s.get("size") or s["image_size"]
         if "size" in override and override["size"] is None:  # multi-crop small view
             size = max(8, round(s["image_size"] * 3 / 7))
-        out.append(dict(
+        view = dict(
             image_size=int(size),
             min_scale=float(s["min_crop_scale"]), max_scale=float(s.get("max_crop_scale", 1.0)),
-            color_jitter=float(s["color_jitter"]), flip=bool(s["flip"]), blur=s.get("blur"),
-            solarize_p=float(s.get("solarize") or 0.0),
-            grayscale_p=float(s.get("grayscale", 0.2)),
-            crop_sampling=check_crop_sampling(s.get("crop_sampling", "simclr"))))
+            color_jitter=check_number("color_jitter", s["color_jitter"], strict=False),
+            flip=bool(s["flip"]), blur=s.get("blur"),
+            solarize_p=_check_probability("solarize", float(s.get("solarize") or 0.0)),
+            grayscale_p=_check_probability("grayscale", float(s.get("grayscale", 0.2))),
+            crop_sampling=check_crop_sampling(s.get("crop_sampling", "simclr")))
+        check_crop_scales(view["min_scale"], view["max_scale"])
+        if not isinstance(view["blur"], (bool, type(None))):
+            _check_probability("blur", float(view["blur"]))
+        out.append(view)
     return out
 
 

@@ -37,6 +37,9 @@ _SETTINGS = {
     "weight_decay": ("float", "Decoupled weight decay (adamw, sgd) or LARS weight decay."),
     "warmup_epochs": ("float", "Linear warm-up before cosine decay, in epochs."),
     "model_dir": ("string", "Run directory (default: ./tfssl_runs/METHOD)."),
+    "overwrite": ("bool", "Train into a --model_dir that holds a finished run (replaced "
+                  "once the new run is complete) or an interrupted run of other settings "
+                  "(its backup/ is discarded); without it both are refused."),
     "seed": ("integer", "Random seed for weights, data order and augmentation."),
     "data_dir": ("string", "tensorflow-datasets data_dir."),
     "download": ("bool", "Allow tensorflow-datasets to download (needs network)."),

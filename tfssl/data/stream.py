@@ -26,7 +26,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfssl.data.decode import checked_blob, decode_resize, to_channels
+from tfssl.data.decode import NOT_AN_IMAGE, checked_blob, decode_resize, to_channels
 from tfssl.data.images import ImageData, LabelledImages
 from tfssl.errors import UsageError
 
@@ -95,6 +95,29 @@ class FileImages(_Streamed):
         """Every image in index order, read and decoded in parallel."""
         return tf.data.Dataset.range(len(self)).map(
             self.element_fn(), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def first_unreadable(self):
+        """The first file TensorFlow's decoder refuses, or None: what a decode error in
+        the pipeline (which names no file) was about. Reads every file: for the error
+        path only."""
+        for path in self.paths:
+            try:
+                tf.io.decode_image(tf.io.read_file(str(path)), channels=3,
+                                   expand_animations=False)
+            except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, ValueError):
+                return str(path)
+        return None
+
+
+def unreadable_file_error(images, exc):
+    """A one-line :class:`UsageError` naming the file behind ``exc`` (a decode error of
+    TensorFlow's, raised while ``images`` were streamed), or None when ``exc`` is not
+    one or no file of ``images`` is to blame."""
+    find = getattr(images, "first_unreadable", None)
+    if not isinstance(exc, tf.errors.InvalidArgumentError) or find is None:
+        return None
+    path = find()
+    return None if path is None else UsageError(f"unreadable image {path}: {NOT_AN_IMAGE}")
 
 
 class TfdsImages(_Streamed):
@@ -250,13 +273,19 @@ def disk_cache(source, cache_dir):
         writes = tf.data.Dataset.zip(source.images_dataset(),
                                      tf.data.Dataset.from_tensor_slices(names)).map(
             write, num_parallel_calls=tf.data.AUTOTUNE)
-        for _ in writes.batch(1024):
-            pass
-        np.save(os.path.join(tmp, "labels.npy"), np.asarray(source.labels, np.int64))
-        try:
+        try:  # a file that will not decode stops the pass: no half-made cache is left
+            for _ in writes.batch(1024):
+                pass
+            np.save(os.path.join(tmp, "labels.npy"), np.asarray(source.labels, np.int64))
             os.rename(tmp, final)
         except OSError:  # another process finished the same cache first
             shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            error = unreadable_file_error(source, e)
+            if error is not None:
+                raise error from None
+            raise
     labels = np.load(os.path.join(final, "labels.npy"))
     return FileImages(paths, labels, source.class_names, source.source, source.image_size,
                       source.channels)

@@ -113,11 +113,31 @@ def convnet(image_size=32, channels=3, width=32, depth=3, name="convnet",
 IMAGE_ENCODERS = ("convnet", "resnet18", "resnet34", "resnet50")
 
 
+#: The smallest input side every encoder's pooling accepts.
+MIN_IMAGE_SIZE = 8
+
+
+def check_image_encoder(name, image_size, width):
+    """A one-line :class:`UsageError` for an encoder that cannot be built: an unknown
+    name, an input under :data:`MIN_IMAGE_SIZE` pixels, or a width that leaves a layer
+    without channels (``--width`` scales 32 channels in ``convnet``, 64 in the ResNets)."""
+    if name not in IMAGE_ENCODERS:
+        raise UsageError(f"--encoder={name!r}: expected one of {', '.join(IMAGE_ENCODERS)}")
+    if not (isinstance(image_size, int) and image_size >= MIN_IMAGE_SIZE):
+        raise UsageError(f"--image_size={image_size}: expected a whole number of at "
+                         f"least {MIN_IMAGE_SIZE} pixels")
+    base = 32 if name == "convnet" else 64
+    if not (isinstance(width, (int, float)) and round(base * width) >= 1):
+        raise UsageError(f"--width={width}: expected a channel multiplier of at least "
+                         f"{1 / base:g} (the {name} has {base} channels at width 1)")
+
+
 def image_encoder(name, image_size=32, channels=3, stem=None, width=1.0):
     """Builds an image encoder by name (``--encoder``).
 
     ``stem`` defaults to ``cifar`` below 64 px and ``imagenet`` from 64 px on.
     """
+    check_image_encoder(name, image_size, width)
     if name == "convnet":
         return convnet(image_size, channels, width=int(round(32 * width)))
     if name in ("resnet18", "resnet34", "resnet50"):

@@ -187,16 +187,12 @@ def _path_of(spec):
 
 
 def _load_keras_encoder(model_dir, config):
-    import keras
-
-    import tfssl  # noqa: F401  (registers tfssl's layers with Keras)
     from tfssl.runs import RUN_FILES
+    from tfssl.zoo.card import load_encoder_file
 
-    path = os.path.join(model_dir, config.get("encoder_file", RUN_FILES["encoder"]))
-    if not os.path.isfile(path):
-        raise UsageError(f"--model_dir={model_dir}: no saved encoder at {path} (did the "
-                         "run finish?)")
-    return keras.saving.load_model(path)
+    return load_encoder_file(
+        os.path.join(model_dir, config.get("encoder_file", RUN_FILES["encoder"])),
+        f"--model_dir={model_dir}")
 
 
 EVALUATIONS = {"image": ImageEvaluation, "text": TextEvaluation}
@@ -276,11 +272,13 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
     from tfssl.eval.finetune import label_fraction_curve, random_init_copy
     from tfssl.eval.knn import knn_accuracy
     from tfssl.eval.linear import linear_probe
-    from tfssl.runs import RUN_FILES, load_run_config, update_json_atomic
+    from tfssl.runs import (RUN_FILES, load_run_config, read_run_metrics,
+                            replace_dir_atomic, update_json_atomic)
 
     start = time.time()
     protocols = parse_protocols(protocol)
     config, spec = load_run_config(model_dir)
+    knn_history = read_run_metrics(model_dir).get("knn_history", [])
     seed = int(settings.get("seed") or 0)
     side = EVALUATIONS[spec.modality](model_dir, config, dataset=dataset,
                                       train_dataset=train_dataset, data_dir=data_dir,
@@ -369,12 +367,6 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
             f"(clean {curve['clean']:.4f})")
 
     metrics_path = os.path.join(model_dir, RUN_FILES["metrics"])
-    knn_history = []
-    if os.path.isfile(metrics_path):
-        import json
-
-        with open(metrics_path, encoding="utf-8") as f:
-            knn_history = json.load(f).get("knn_history", [])
     report = {"model_dir": os.path.abspath(model_dir), "method": spec.name,
               "modality": spec.modality,
               # What was used: "SPEC held-out 10%" / "SPEC without the held-out 10%"
@@ -395,7 +387,12 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
             embedding = dict(features=feats("test"), labels=labels["test"],
                              class_names=side.class_names(), method=s["embedding_map"])
         out_dir = os.path.join(model_dir, EVAL_DIR)
-        report = write(out_dir, report, embedding=embedding)
+        written = {}
+        # The folder is replaced whole: an earlier evaluation's plots (of protocols this
+        # one did not run) would otherwise sit next to this report.
+        replace_dir_atomic(lambda d: written.update(write(d, report, embedding=embedding)),
+                           out_dir)
+        report = written
         report["summary"]["report"] = os.path.join(out_dir, "report.md")
     update_json_atomic(metrics_path, lambda m: m.setdefault("evaluations", []).append(
         report["summary"]))

@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from tfssl.errors import UsageError
 from tfssl.layers.normalization import BatchNormalization
 
 
@@ -33,7 +34,8 @@ class ProjectionHead(keras.layers.Layer):
                  synchronized=None, **kwargs):
         super().__init__(**kwargs)
         if num_layers < 1:
-            raise ValueError(f"ProjectionHead num_layers must be >= 1, got {num_layers}")
+            raise UsageError(f"projection_layers={num_layers}: expected >= 1 (layers "
+                             "of the projection head)")
         self.output_dim = output_dim
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfssl.errors import UsageError
+from tfssl.errors import UsageError, check_number
 from tfssl.optimizers.factory import build_before_fit
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "load_run",
     "holdout_split",
     "copy_encoder",
+    "check_max_length",
     "check_reinit_layers",
     "reinit_top_layers",
     "select_and_finetune",
@@ -58,6 +59,18 @@ def layer_depth(path, num_layers):
 
 def count_transformer_layers(encoder):
     return sum(1 for layer in encoder.layers if layer.name.startswith("transformer_layer_"))
+
+
+#: The fewest ids per text: [CLS], [SEP] and a few pieces (the pretraining rule too).
+MIN_MAX_LENGTH = 8
+
+
+def check_max_length(max_length):
+    """``UsageError`` unless ``max_length`` is a whole number of at least 8 ids."""
+    if not isinstance(max_length, (int, np.integer)) or max_length < MIN_MAX_LENGTH:
+        raise UsageError(f"max_length={max_length}: expected a whole number >= "
+                         f"{MIN_MAX_LENGTH} (ids per text)")
+    return max_length
 
 
 def check_reinit_layers(num_layers, depth):
@@ -260,9 +273,12 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         raise UsageError(f"epochs={epochs}, batch_size={batch_size}: expected >= 1")
     if len(train) == 0 or len(validation) == 0:
         raise UsageError("empty training or validation data")
+    check_max_length(max_length)
+    lr = DEFAULT_LEARNING_RATE[mode] if learning_rate is None else check_number(
+        "learning_rate", learning_rate)
+    check_number("weight_decay", weight_decay, strict=False)
     keras.utils.set_random_seed(seed)
     tokenizer = make_tokenizer(vocab, lowercase=lowercase)
-    lr = learning_rate or DEFAULT_LEARNING_RATE[mode]
     if steps is not None and steps < 1:
         raise UsageError(f"steps={steps}: expected >= 1")
     if not 0.0 < layer_decay <= 1.0:
@@ -354,17 +370,15 @@ def load_run(model_dir):
     import tfssl.encoders.bert  # noqa: F401  (registers the encoder's layers)
     from tfssl.runs import load_run_config
     from tfssl.text.vocab import load_vocabulary
+    from tfssl.zoo.card import load_encoder_file
 
     config, spec = load_run_config(model_dir)
     if spec.modality != "text":
         raise UsageError(f"--model_dir={model_dir}: not a text run (method "
                          f"{spec.name!r} is {spec.modality})")
     vocab = load_vocabulary(os.path.join(model_dir, config["vocab_file"]))
-    encoder_path = os.path.join(model_dir, config["encoder_file"])
-    if not os.path.isfile(encoder_path):
-        raise UsageError(f"--model_dir={model_dir}: {config['encoder_file']} is missing "
-                         "(did the pretraining finish?)")
-    encoder = keras.saving.load_model(encoder_path)
+    encoder = load_encoder_file(os.path.join(model_dir, config["encoder_file"]),
+                                f"--model_dir={model_dir}")
     return config, vocab, encoder
 
 
@@ -404,12 +418,15 @@ def finetune_run(model_dir, train, validation, *, mode="finetune", epochs=3,
     else:
         val_spec = "<python>"
     from tfssl.data.subsets import check_fraction, label_fraction_indices
+    from tfssl.runs import read_run_metrics
 
     label_fraction = check_fraction(label_fraction)
     if label_fraction < 1.0:
         train = train.subset(label_fraction_indices(train.labels, label_fraction, seed))
     config, vocab, encoder = load_run(model_dir)
-    max_length = max_length or config["max_length"]
+    read_run_metrics(model_dir)  # the results go there: refuse a damaged one before work
+    max_length = (config["max_length"] if max_length is None
+                  else check_max_length(max_length))
     positions = config.get("positions", max_length)
     if max_length > positions:
         raise UsageError(f"--max_length={max_length} is larger than the encoder's "

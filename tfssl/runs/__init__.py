@@ -20,7 +20,9 @@ Run folder (``MODEL_DIR``)::
     vocab.txt            text runs: the WordPiece vocabulary
 
 Every output is written under a temporary name and renamed: a crash never leaves a
-half-written file, and a bad setting fails before anything is written.
+half-written file, and a bad setting fails before anything is written. The run files
+are written once, at the end (``metrics.json`` last); a folder that holds a finished run
+is refused unless ``overwrite`` (see :func:`_check_model_dir`).
 """
 
 import contextlib
@@ -31,9 +33,10 @@ import time
 from tfssl.errors import UsageError
 from tfssl.runs.machine import hardware, versions
 from tfssl.runs.files import (  # noqa: F401
-    replace_dir_atomic, save_keras_atomic, update_json_atomic, write_json_atomic)
+    read_json_object, replace_dir_atomic, save_keras_atomic, update_json_atomic,
+    write_json_atomic)
 
-__all__ = ["pretrain", "load_run_config", "RUN_FILES"]
+__all__ = ["pretrain", "load_run_config", "read_run_metrics", "RUN_FILES"]
 
 RUN_FILES = dict(config="config.json", metrics="metrics.json", model="keras/model.keras",
                  encoder="keras/encoder.keras", export="export/encoder", logs="logs",
@@ -57,6 +60,66 @@ def _check_schedule(s):
         raise UsageError(f"--steps_per_epoch={s['steps_per_epoch']}: must be >= 1")
     if not s["learning_rate"] > 0:
         raise UsageError(f"--learning_rate={s['learning_rate']}: must be > 0")
+    if not s["warmup_epochs"] >= 0:
+        raise UsageError(f"--warmup_epochs={s['warmup_epochs']}: must be >= 0")
+    if not s["weight_decay"] >= 0:
+        raise UsageError(f"--weight_decay={s['weight_decay']}: must be >= 0")
+    if not (isinstance(s["seed"], int) and 0 <= s["seed"] < 2**32):
+        raise UsageError(f"--seed={s['seed']}: expected a whole number from 0 to 2**32 - 1")
+    if s["budget_minutes"] is not None and not s["budget_minutes"] > 0:
+        raise UsageError(f"--budget_minutes={s['budget_minutes']}: must be > 0")
+
+
+#: What an interrupted run's ``backup/`` records of the settings it was started with.
+BACKUP_SETTINGS = "settings.json"
+
+
+def _comparable(settings):
+    """The settings as JSON reads them back (tuples as lists), without ``overwrite``."""
+    out = json.loads(json.dumps(dict(settings), sort_keys=True, default=str))
+    out.pop("overwrite", None)
+    return out
+
+
+def _check_model_dir(settings, chief):
+    """Refuses, before any work, to train where a run would be lost or mixed up:
+
+    - a finished run (``keras/model.keras`` or ``metrics.json``) stays unless
+      ``overwrite`` (then it is replaced when the new run is complete);
+    - an interrupted run's ``backup/`` checkpoint resumes only under the settings it was
+      started with (``backup/settings.json``); ``overwrite`` discards it instead.
+
+    Returns the settings to record in ``backup/``.
+    """
+    import shutil
+
+    model_dir, overwrite = settings["model_dir"], bool(settings.get("overwrite"))
+    finished = [RUN_FILES[k] for k in ("model", "metrics")
+                if os.path.exists(os.path.join(model_dir, RUN_FILES[k]))]
+    if finished and not overwrite:
+        raise UsageError(f"--model_dir={model_dir} holds a finished run ({finished[0]}); "
+                         "give --overwrite to replace it once the new run is complete, "
+                         "or another --model_dir")
+    requested = _comparable(settings)
+    backup = os.path.join(model_dir, RUN_FILES["backup"])
+    stored = os.path.join(backup, BACKUP_SETTINGS)
+    checkpoint = os.path.isdir(backup) and set(os.listdir(backup)) - {BACKUP_SETTINGS}
+    if os.path.isfile(stored) and checkpoint:
+        try:
+            before = read_json_object(stored)
+        except UsageError:
+            before = {}
+        changed = sorted(k for k in set(before) | set(requested)
+                         if before.get(k) != requested.get(k))
+        if changed and not overwrite:
+            shown = "; ".join(f"{k}: {before.get(k)!r} there, {requested.get(k)!r} now"
+                              for k in changed[:3])
+            raise UsageError(f"--model_dir={model_dir}: backup/ holds an interrupted run "
+                             f"of other settings ({shown}); rerun with its settings to "
+                             "resume it, or give --overwrite to start again")
+        if changed and chief:
+            shutil.rmtree(backup)
+    return requested
 
 
 @contextlib.contextmanager
@@ -82,9 +145,35 @@ def load_run_config(model_dir, flag="--model_dir"):
     if not model_dir or not os.path.isfile(path):
         raise UsageError(f"{flag}={model_dir}: no config.json; expected a directory "
                          "written by tfssl-pretrain")
-    with open(path, encoding="utf-8") as f:
-        config = json.load(f)
-    return config, registry.get(config.get("method"))
+    config = read_json_object(path, flag=f"{flag}={model_dir}")
+    if config.get("method") not in registry.names():
+        raise UsageError(f"{flag}={model_dir}: {path} names no registered method "
+                         f"(method {config.get('method')!r}); expected a directory "
+                         "written by tfssl-pretrain")
+    return config, registry.get(config["method"])
+
+
+def read_run_metrics(model_dir, flag="--model_dir"):
+    """The ``metrics.json`` of a run folder as a dict, ``{}`` when there is none yet.
+
+    Commands that append their results to it read it first, so that a damaged file is
+    refused before the work rather than after it.
+
+    Raises:
+        UsageError: naming the file when it is not a JSON object.
+    """
+    path = os.path.join(model_dir, RUN_FILES["metrics"])
+    if not os.path.isfile(path):
+        return {}
+    return read_json_object(path, flag=f"{flag}={model_dir}")
+
+
+def _remove_stale_reports(model_dir):
+    import shutil
+
+    from tfssl.eval.run import EVAL_DIR
+
+    shutil.rmtree(os.path.join(model_dir, EVAL_DIR), ignore_errors=True)
 
 
 def _measured_cpu_xla(s, spec, task, compiled):
@@ -143,6 +232,9 @@ def pretrain(settings=None, **overrides):
     strategy = make_strategy(s["strategy"])
     spec = registry.get(s["method"])
     _check_schedule(s)
+    # Every worker of a multi-worker run trains and evaluates; only the chief writes.
+    chief = is_chief(strategy)
+    requested = _check_model_dir(s, chief)
     if s["precision"] == "auto":  # measured once per machine (tfssl.runs.machine)
         from tfssl.runs.machine import default_precision
 
@@ -157,15 +249,11 @@ def pretrain(settings=None, **overrides):
     warmup = int(min(s["warmup_epochs"] * steps, total_steps - 1))
     budget = None
     if s["budget_minutes"]:
-        if not s["budget_minutes"] > 0:
-            raise UsageError(f"--budget_minutes={s['budget_minutes']}: must be > 0")
         budget = WallClockBudget(60.0 * s["budget_minutes"], s["learning_rate"])
         total_steps = None  # the budget drives the learning rate; no step schedule
     if budget and s["strategy"] == "multi_worker":
         raise UsageError("--budget_minutes with --strategy=multi_worker: each worker's "
                          "clock would stop it at a different step; give --epochs")
-    # Every worker of a multi-worker run trains and evaluates; only the chief writes.
-    chief = is_chief(strategy)
 
     with dtype_policy(s["precision"]):
         with strategy.scope():
@@ -188,14 +276,12 @@ def pretrain(settings=None, **overrides):
             s["jit_compile"] = default_jit_compile(s["jit_compile"], strategy, cpu_xla)
             encoder, model = compiled(s["jit_compile"])
         every = validation_every(task.validation_data, steps)
-        if chief:
-            os.makedirs(model_dir, exist_ok=True)
-            write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]),
-                              dict(s, **task.info(), modality=spec.modality,
-                                   steps_per_epoch_actual=steps,
-                                   validation_every_epochs=every,
-                                   encoder_file=RUN_FILES["encoder"],
-                                   export_dir=RUN_FILES["export"]))
+        config = dict(s, **task.info(), modality=spec.modality,
+                      steps_per_epoch_actual=steps, validation_every_epochs=every,
+                      encoder_file=RUN_FILES["encoder"], export_dir=RUN_FILES["export"])
+        if chief:  # what an interrupted run resumes under; config.json comes at the end
+            write_json_atomic(os.path.join(model_dir, RUN_FILES["backup"], BACKUP_SETTINGS),
+                              requested)
         callbacks = ([budget] if budget else []) + task.callbacks() + \
             model.training_callbacks(task) + ([
                 keras.callbacks.TensorBoard(os.path.join(model_dir, RUN_FILES["logs"]))]
@@ -206,11 +292,17 @@ def pretrain(settings=None, **overrides):
               f"steps; {strategy.num_replicas_in_sync} replica(s)", flush=True)
         fit_start = time.time()
         train_data = distributed_dataset(strategy, task.train_dataset, s["batch_size"])
-        history = model.fit(train_data, epochs=s["epochs"],
-                            steps_per_epoch=steps,
-                            validation_data=task.validation_data,
-                            validation_freq=every, callbacks=callbacks,
-                            verbose="auto")
+        try:
+            history = model.fit(train_data, epochs=s["epochs"],
+                                steps_per_epoch=steps,
+                                validation_data=task.validation_data,
+                                validation_freq=every, callbacks=callbacks,
+                                verbose="auto")
+        except Exception as e:  # noqa: BLE001 - a streamed file the decoder refused
+            error = task.input_error(e)
+            if error is None:
+                raise
+            raise error from None
         train_seconds = time.time() - fit_start
         steps_done = int(model.optimizer.iterations.numpy())
         metrics = {"method": spec.name, "modality": spec.modality, "dataset": s["dataset"],
@@ -229,16 +321,20 @@ def pretrain(settings=None, **overrides):
     if not chief:
         barrier(strategy)  # the chief is writing the run; leave when it is done
         return metrics
+    # The run folder is written once, here, metrics.json last: a failure before this
+    # point leaves an earlier run in the folder as it was.
     save_keras_atomic(model, os.path.join(model_dir, RUN_FILES["model"]))
     save_keras_atomic(encoder, os.path.join(model_dir, RUN_FILES["encoder"]))
     replace_dir_atomic(lambda p: task.export(encoder, p),
                        os.path.join(model_dir, RUN_FILES["export"]))
+    task.save_files(model_dir)
+    write_json_atomic(os.path.join(model_dir, RUN_FILES["config"]), config)
     metrics["wall_seconds"] = round(time.time() - start, 1)
     metrics["hardware"], metrics["versions"] = hardware(), versions()  # for model cards
-    # Keeps the sections other tools wrote (evaluations, finetune); an unreadable file
-    # is replaced.
-    update_json_atomic(os.path.join(model_dir, RUN_FILES["metrics"]),
-                       lambda m: m.update(metrics), replace_invalid=True)
+    # A new file: the evaluations and fine-tuning results of a replaced run (and its
+    # report folder) described the encoder that is gone.
+    write_json_atomic(os.path.join(model_dir, RUN_FILES["metrics"]), metrics)
+    _remove_stale_reports(model_dir)
     print(json.dumps(dict(task.summary(metrics), train_seconds=metrics["train_seconds"])),
           flush=True)
     barrier(strategy)  # the other workers wait for these files

@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+from tfssl.errors import UsageError
+
 
 def write_atomic(path, write, binary=False):
     """Creates ``path`` through a temporary file in its folder and a rename.
@@ -54,6 +56,26 @@ def _umask():
 _UMASK = _umask()  # read once, at import (os.umask can only be read by setting it)
 
 
+def read_json_object(path, flag=None):
+    """The JSON object (a dict) in the file ``path``.
+
+    Raises:
+        UsageError: naming ``path`` (after ``flag``, when given) when the file is not
+            valid JSON or holds something other than an object. A missing or unreadable
+            file raises ``OSError`` as ``open`` does.
+    """
+    prefix = f"{flag}: " if flag else ""
+    with open(path, encoding="utf-8") as f:
+        try:
+            obj = json.load(f)
+        except ValueError as e:
+            raise UsageError(f"{prefix}{path} is not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise UsageError(f"{prefix}{path}: expected a JSON object, found "
+                         f"{type(obj).__name__}")
+    return obj
+
+
 def update_json_atomic(path, update, replace_invalid=False):
     """Read-modify-write of a JSON object file, written atomically.
 
@@ -64,9 +86,8 @@ def update_json_atomic(path, update, replace_invalid=False):
     obj = {}
     if os.path.isfile(path):
         try:
-            with open(path, encoding="utf-8") as f:
-                obj = json.load(f)
-        except (OSError, ValueError):
+            obj = read_json_object(path)
+        except (OSError, UsageError):
             if not replace_invalid:
                 raise
     update(obj)

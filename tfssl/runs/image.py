@@ -32,11 +32,18 @@ class ImageTask:
     exclude_from_weight_decay = None
 
     def __init__(self, spec, settings):
+        from tfssl.augment import views_from_settings
+        from tfssl.encoders.resnet import check_image_encoder
         from tfssl.eval.knn import check_knn
 
-        if settings["image_size"] < 1:
-            raise UsageError(f"--image_size={settings['image_size']}: must be >= 1")
+        # Every setting is checked before the data is read and anything is written.
+        check_image_encoder(settings["encoder"], settings["image_size"], settings["width"])
+        views_from_settings(settings, spec.views)
         check_knn(settings["knn_k"], DEFAULT_TEMPERATURE)  # fail before training, not after
+        for key in ("knn_every", "label_free_every"):
+            if not settings[key] >= 0:
+                raise UsageError(f"--{key}={settings[key]}: expected a whole number "
+                                 ">= 0 (0: never during training)")
         self.spec = spec
         self.settings = settings
         self.train, self.test = load_image_split(settings)
@@ -108,6 +115,20 @@ class ImageTask:
 
     def summary(self, metrics):
         return {k: metrics[k] for k in ("knn_top1", "knn_top1_random_init") if k in metrics}
+
+    def input_error(self, exc):
+        """The one-line error of a streamed image that TensorFlow could not decode
+        (``exc`` names no file), or None."""
+        from tfssl.data.stream import unreadable_file_error
+
+        for images in (self.train, self.test):
+            error = unreadable_file_error(images, exc)
+            if error is not None:
+                return error
+        return None
+
+    def save_files(self, model_dir):
+        """The run folder's files of this modality: none for images."""
 
     def export(self, encoder, path):
         from tfssl.export import export_image_encoder

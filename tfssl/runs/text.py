@@ -23,21 +23,19 @@ def load_corpus(settings):
     return split_documents(train, validation_fraction=0.1)
 
 
-def run_vocabulary(model_dir, train_docs, vocab_size, lowercase, dataset):
-    """The run's WordPiece vocabulary, written to ``MODEL_DIR/vocab.txt``.
+def run_vocabulary(train_docs, vocab_size, lowercase, dataset):
+    """``(vocab, facts)``: the run's WordPiece vocabulary and what ``vocab.json`` says
+    of it (written with the run's other files, :meth:`TextTask.save_files`).
 
     Trained once per corpus content and settings (:func:`tfssl.text.cached_vocabulary`,
     under ``$TFSSL_CACHE/vocab``): a rerun or another run on the same text reuses it.
     """
-    from tfssl.text.vocab import cached_vocabulary, save_vocabulary
+    from tfssl.text.vocab import cached_vocabulary
 
     vocab, cache_path, hit = cached_vocabulary(train_docs, vocab_size, lowercase=lowercase)
-    os.makedirs(model_dir, exist_ok=True)
-    save_vocabulary(vocab, os.path.join(model_dir, "vocab.txt"))
-    write_json_atomic(os.path.join(model_dir, "vocab.json"), {
-        "dataset": dataset, "vocab_size": vocab_size, "lowercase": lowercase,
-        "num_train_docs": len(train_docs), "cache_file": cache_path, "cache_hit": hit})
-    return vocab
+    return vocab, {"dataset": dataset, "vocab_size": vocab_size, "lowercase": lowercase,
+                   "num_train_docs": len(train_docs), "cache_file": cache_path,
+                   "cache_hit": hit}
 
 
 def _materialize(ds):
@@ -103,8 +101,8 @@ class TextTask:
         MLMMasker(s["vocab_size"], max_length, mask_rate=s["mask_rate"])
 
         self.train_docs, self.val_docs = load_corpus(s)
-        self.vocab = run_vocabulary(s["model_dir"], self.train_docs, s["vocab_size"],
-                                    s["lowercase"], s["dataset"])
+        self.vocab, self.vocab_facts = run_vocabulary(
+            self.train_docs, s["vocab_size"], s["lowercase"], s["dataset"])
         tokenizer = make_tokenizer(self.vocab, lowercase=s["lowercase"])
         self.train_rows, _ = pack_documents(tokenize_documents(tokenizer, self.train_docs),
                                             max_length)
@@ -197,6 +195,17 @@ class TextTask:
         return {"masked_accuracy": v["masked_accuracy"], "perplexity": v["perplexity"],
                 "baseline_masked_accuracy": b["masked_accuracy"],
                 "unigram_perplexity": b["unigram_perplexity"]}
+
+    def input_error(self, exc):
+        """Text is decoded before training: no error of the pipeline is the input's."""
+        return None
+
+    def save_files(self, model_dir):
+        """The run folder's text files: ``vocab.txt`` and ``vocab.json``."""
+        from tfssl.text.vocab import save_vocabulary
+
+        save_vocabulary(self.vocab, os.path.join(model_dir, "vocab.txt"))
+        write_json_atomic(os.path.join(model_dir, "vocab.json"), self.vocab_facts)
 
     def export(self, encoder, path):
         from tfssl.export.text import export_text_encoder

@@ -6,11 +6,10 @@ and :func:`write_card` writes it as ``card.json`` plus a human ``README.md``.
 """
 
 import datetime
-import json
 import os
 
 from tfssl.errors import UsageError
-
+from tfssl.runs.files import read_json_object
 from tfssl.runs.machine import hardware, versions  # noqa: F401 (re-exported)
 
 __all__ = ["card_from_run", "write_card", "render_readme", "data_licence", "hardware",
@@ -50,12 +49,9 @@ def data_licence(spec):
 
 def _read_json(path, flag, what):
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return read_json_object(path, flag)
     except OSError:
         raise UsageError(f"{flag}: no {os.path.basename(path)}; {what}") from None
-    except ValueError as e:
-        raise UsageError(f"{flag}: {path} is not valid JSON ({e})") from None
 
 
 def _evaluation_command(summary):
@@ -160,14 +156,24 @@ def card_from_run(model_dir, encoder=None, name=None):
 
 
 def load_encoder_file(path, flag):
-    """``keras.saving.load_model`` of an encoder file, with tfssl's classes registered."""
+    """``keras.saving.load_model`` of an encoder file, with tfssl's classes registered.
+
+    Raises:
+        UsageError: naming ``path`` (after ``flag``) when it is missing or cannot be
+            loaded (a truncated or foreign file).
+    """
     import keras
 
     import tfssl  # noqa: F401  (registers the tfssl layers with Keras)
 
     if not os.path.isfile(path):
         raise UsageError(f"{flag}: {path} is missing (did the pretraining finish?)")
-    return keras.saving.load_model(path)
+    try:
+        return keras.saving.load_model(path)
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file, named in one line
+        why = (str(e).strip().splitlines() or [""])[0][:200]
+        raise UsageError(f"{flag}: {path} cannot be loaded as a Keras model "
+                         f"({type(e).__name__}: {why})") from None
 
 
 def _fmt(value):
