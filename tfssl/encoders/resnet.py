@@ -4,6 +4,8 @@ Inputs are float images in ``[0, 1]`` of shape ``(size, size, channels)``; the m
 centre them inside (``x * 2 - 1``), so the same encoder serves raw pixels in a SavedModel.
 """
 
+import numbers
+
 import keras
 from keras import layers
 
@@ -123,11 +125,11 @@ def check_image_encoder(name, image_size, width):
     without channels (``--width`` scales 32 channels in ``convnet``, 64 in the ResNets)."""
     if name not in IMAGE_ENCODERS:
         raise UsageError(f"--encoder={name!r}: expected one of {', '.join(IMAGE_ENCODERS)}")
-    if not (isinstance(image_size, int) and image_size >= MIN_IMAGE_SIZE):
+    if not (isinstance(image_size, numbers.Integral) and image_size >= MIN_IMAGE_SIZE):
         raise UsageError(f"--image_size={image_size}: expected a whole number of at "
                          f"least {MIN_IMAGE_SIZE} pixels")
     base = 32 if name == "convnet" else 64
-    if not (isinstance(width, (int, float)) and round(base * width) >= 1):
+    if not (isinstance(width, numbers.Real) and round(base * width) >= 1):
         raise UsageError(f"--width={width}: expected a channel multiplier of at least "
                          f"{1 / base:g} (the {name} has {base} channels at width 1)")
 

@@ -27,6 +27,7 @@ is refused unless ``overwrite`` (see :func:`_check_model_dir`).
 
 import contextlib
 import json
+import numbers
 import os
 import time
 
@@ -64,7 +65,7 @@ def _check_schedule(s):
         raise UsageError(f"--warmup_epochs={s['warmup_epochs']}: must be >= 0")
     if not s["weight_decay"] >= 0:
         raise UsageError(f"--weight_decay={s['weight_decay']}: must be >= 0")
-    if not (isinstance(s["seed"], int) and 0 <= s["seed"] < 2**32):
+    if not (isinstance(s["seed"], numbers.Integral) and 0 <= s["seed"] < 2**32):
         raise UsageError(f"--seed={s['seed']}: expected a whole number from 0 to 2**32 - 1")
     if s["budget_minutes"] is not None and not s["budget_minutes"] > 0:
         raise UsageError(f"--budget_minutes={s['budget_minutes']}: must be > 0")
