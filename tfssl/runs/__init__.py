@@ -280,6 +280,7 @@ def pretrain(settings=None, **overrides):
         config = dict(s, **task.info(), modality=spec.modality,
                       steps_per_epoch_actual=steps, validation_every_epochs=every,
                       encoder_file=RUN_FILES["encoder"], export_dir=RUN_FILES["export"])
+        config.pop("overwrite", None)  # how this run was started, not what it trained
         if chief:  # what an interrupted run resumes under; config.json comes at the end
             write_json_atomic(os.path.join(model_dir, RUN_FILES["backup"], BACKUP_SETTINGS),
                               requested)
