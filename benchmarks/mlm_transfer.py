@@ -76,6 +76,8 @@ flags.DEFINE_list("finetune_seeds", ["0"], "Fine-tuning seeds: each repeats the 
                   "initialisation, data order); with several, every accuracy is the mean "
                   "over seeds, with its standard deviation and the per-seed values.")
 flags.DEFINE_string("model_dir", None, "Run directory (default: a temporary one).")
+flags.DEFINE_bool("overwrite", False, "Pretrain into a --model_dir that holds a finished "
+                  "run (replaced once the new one is complete).")
 flags.DEFINE_bool("reuse_run", False, "Skip the pretraining and fine-tune the finished run "
                   "in --model_dir (its config.json and metrics.json), e.g. with other "
                   "--finetune_seeds; the pretraining flags are then the run's own.")
@@ -237,7 +239,7 @@ def main(argv):
             whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
             precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
             epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
-            seed=FLAGS.seed)
+            overwrite=FLAGS.overwrite, seed=FLAGS.seed)
     if settings["encoder"] in BERT_PRESETS:  # before the budget (else the runner says)
         check_reinit_layers(FLAGS.reinit_layers,
                             BERT_PRESETS[settings["encoder"]]["num_layers"])
