@@ -113,6 +113,23 @@ def test_bad_settings(settings, needles, corpus, tmp_path, monkeypatch):
     assert not run.exists() or os.listdir(run) == []  # nothing written, no vocab.txt
 
 
+def test_validation_text_with_nothing_to_mask(corpus, tmp_path, monkeypatch):
+    """Latin-1 text read as UTF-8 is all [UNK]: the run used to exit 0 with perplexity
+    1.0 and a NaN baseline in metrics.json."""
+    import tfssl
+    from tfssl.presets import resolve_settings
+
+    monkeypatch.setenv("TFSSL_CACHE", str(tmp_path / "cache"))
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("\n".join(["caf\u00e9 r\u00e9sum\u00e9 na\u00efve"] * 40).encode("latin-1"))
+    run = tmp_path / "run"
+    with raises_one_line_usage_error(f"--eval_dataset=textfile:{latin1}", "no token to mask"):
+        tfssl.runs.pretrain(resolve_settings(
+            method="mlm", dataset=f"textfile:{corpus / 'train.txt'}",
+            eval_dataset=f"textfile:{latin1}", model_dir=str(run), **TINY_SETTINGS))
+    assert not run.exists() or os.listdir(run) == []
+
+
 def test_empty_corpus(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")

@@ -170,3 +170,25 @@ def test_from_arrays_integer_and_float_ranges():
         from_arrays(np.array([[[np.nan, 0.5]]]), source="mine")
     with pytest.raises(UsageError, match=r"^mine: expected numeric images"):
         from_arrays(np.array([[["a", "b"]]]), source="mine")
+
+
+def test_too_few_images_to_hold_out_is_named_as_such(tmp_path):
+    """Eight labelled images leave an empty held-out 10%: pretraining's kNN note and
+    tfssl-evaluate's refusal said the images "carry no labels"."""
+    from tfssl.data import load_train_test
+    from tfssl.data.images import evaluation_gap
+
+    root = tmp_path / "small"
+    for c, cls in enumerate(["a", "b"]):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            write_image(root / cls / f"{i}.png", (8, 8), 3, c * 10 + i)
+    train, test = load_train_test(f"folder:{root}", image_size=8)
+    assert len(train) == 8 and len(test) == 0 and train.labelled
+    gap = evaluation_gap(train, test)
+    assert "has no images" in gap and "8 training images are too few" in gap
+    assert "no labels" not in gap
+    assert evaluation_gap(train, train) is None
+    unlabelled = train.subset(np.arange(8))
+    unlabelled.labels = np.full(8, -1)
+    assert "carry no labels" in evaluation_gap(unlabelled, train)

@@ -1,5 +1,7 @@
 """Training / held-out data of a run: disjoint in every path, channels matched."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -189,3 +191,15 @@ def test_match_channels(tmp_path, caplog):
     train, test = load_image_split(_settings(f"folder:{tmp_path / 'c'}",
                                              f"folder:{tmp_path / 'g'}"))
     assert train.images.shape[-1] == test.images.shape[-1] == 3 and len(test) == 6
+
+
+def test_data_dir_under_home_as_the_readme_writes_it(tfds_dir, monkeypatch):
+    """``--data_dir=~/tensorflow_datasets``: the shell leaves the "~" after "=", and
+    tfds said the dataset was "not prepared" in the literal "~/..." folder."""
+    from tfssl.data import load_train_test
+
+    home, name = os.path.split(tfds_dir)
+    monkeypatch.setenv("HOME", home)
+    train, test = load_train_test("tfds:tiny_distinct", data_dir=f"~/{name}",
+                                  image_size=8)
+    assert len(train) > 0 and len(test) > 0

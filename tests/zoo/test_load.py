@@ -50,6 +50,44 @@ def test_load_from_a_url_through_the_cache(image_entry, tmp_path, monkeypatch):
         load("ram://zoo_test/none")
 
 
+def test_an_incomplete_url_entry_is_not_cached(image_entry, tmp_path, monkeypatch):
+    """A copy that lacked encoder.keras used to be marked complete in the cache, so the
+    entry failed forever after, also once the upload was whole."""
+    from suite_helpers import raises_one_line_usage_error
+
+    url = "ram://zoo_test/partial_entry"
+    tf.io.gfile.makedirs(url)
+    tf.io.gfile.copy(str(image_entry / "card.json"), f"{url}/card.json", overwrite=True)
+    monkeypatch.setenv("TFSSL_CACHE", str(tmp_path / "cache"))
+    with raises_one_line_usage_error(url, "is incomplete", "found card.json"):
+        load(url)
+    assert not os.path.exists(tmp_path / "cache") or not [
+        n for n in os.listdir(tmp_path / "cache") if not n.startswith(".tmp-")]
+    tf.io.gfile.copy(str(image_entry / "encoder.keras"), f"{url}/encoder.keras",
+                     overwrite=True)
+    _check_image_entry(load(url))
+
+
+@pytest.mark.parametrize("card,message", [
+    ("", "is not valid JSON"),
+    ('{"modality": "image", "na', "is not valid JSON"),
+    ("[]", "expected a JSON object"),
+    ('{"name": "x"}', "has no modality 'image' or 'text'"),
+    ('{"modality": "text"}', "lacks the text input facts"),
+])
+def test_damaged_card_named_in_one_line(image_entry, tmp_path, card, message):
+    """Were JSONDecodeError / KeyError / TypeError tracebacks naming no file."""
+    import shutil
+
+    from suite_helpers import raises_one_line_usage_error
+
+    entry = tmp_path / "entry"
+    shutil.copytree(image_entry, entry)
+    (entry / "card.json").write_text(card)
+    with raises_one_line_usage_error(str(entry / "card.json"), message):
+        load(str(entry))
+
+
 def test_load_text_run_and_entry(text_run, tmp_path):
     from tfssl.export.text import load_text_encoder
     from tfssl.zoo import export_run

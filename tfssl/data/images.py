@@ -59,6 +59,18 @@ class LabelledImages:
         return len(self.class_names)
 
 
+def evaluation_gap(train, test):
+    """Why labelled evaluation (kNN, probes) cannot score ``test`` against ``train``, as a
+    phrase for messages, or None when it can."""
+    if len(test) == 0:
+        return (f"{test.source or 'the held-out part'} has no images ({len(train)} "
+                "training images are too few to hold some out; name evaluation data of "
+                "its own)")
+    if not (train.labelled and test.labelled):
+        return f"{train.source} / {test.source} carry no labels"
+    return None
+
+
 @dataclasses.dataclass
 class ImageData(LabelledImages):
     """Decoded images in memory.

@@ -14,8 +14,12 @@ def parse_tfds_spec(spec, default_split="train"):
 
 def tfds_builder(name, data_dir=None, download=False):
     """The prepared tfds builder of ``name`` (see :func:`load_tfds` for the failures)."""
+    import os
+
     import tensorflow_datasets as tfds
 
+    if data_dir:  # "--data_dir=~/x": the shell expands no "~" after "="
+        data_dir = os.path.expanduser(str(data_dir))
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # unknown name, bad config
@@ -24,7 +28,7 @@ def tfds_builder(name, data_dir=None, download=False):
         if not download:
             raise UsageError(
                 f"tfds dataset {name!r} is not prepared in data_dir "
-                f"{builder.data_dir_root if hasattr(builder, 'data_dir_root') else data_dir!r}; "
+                f"{str(getattr(builder, 'data_dir_root', None) or data_dir)}; "
                 "pass --download to fetch it (needs network) or --data_dir=DIR where it is prepared"
             )
         try:

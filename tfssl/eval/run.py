@@ -78,7 +78,14 @@ class ImageEvaluation:
 
     @property
     def labelled(self):
-        return self.train.labelled and self.test.labelled and len(self.test) > 0
+        return self.gap is None
+
+    @property
+    def gap(self):
+        """Why labelled protocols cannot run, or None (:func:`evaluation_gap`)."""
+        from tfssl.data.images import evaluation_gap
+
+        return evaluation_gap(self.train, self.test)
 
     def class_names(self):
         return list(self.train.class_names or self.test.class_names)
@@ -288,7 +295,7 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
         explicit = [p for p in protocols if p in LABELLED_PROTOCOLS]
         if explicit and protocol != "all":
             raise UsageError(f"--protocol={','.join(explicit)} needs labelled images: "
-                             f"{side.train_dataset} / {side.dataset} carry no labels")
+                             f"{side.gap}")
         protocols = [p for p in protocols if p not in LABELLED_PROTOCOLS]
 
     def log(message):

@@ -33,6 +33,7 @@ class ImageTask:
 
     def __init__(self, spec, settings):
         from tfssl.augment import views_from_settings
+        from tfssl.data.images import evaluation_gap
         from tfssl.encoders.resnet import check_image_encoder
         from tfssl.eval.knn import check_knn
 
@@ -48,7 +49,8 @@ class ImageTask:
         self.settings = settings
         self.train, self.test = load_image_split(settings)
         check_batch_size(settings["batch_size"], len(self.train))
-        self.labelled = self.train.labelled and self.test.labelled and len(self.test) > 0
+        self.gap = evaluation_gap(self.train, self.test)  # why no kNN, or None
+        self.labelled = self.gap is None
         self.num_train = len(self.train)
         self.input_shape = (None,) + tuple(self.train.image_shape)
         self.validation_data = None
@@ -105,8 +107,7 @@ class ImageTask:
         from tfssl.eval import evaluate_knn
 
         if not self.labelled:
-            return {"knn_top1": None,
-                    "knn_note": "no kNN: training or evaluation images carry no labels"}
+            return {"knn_top1": None, "knn_note": f"no kNN: {self.gap}"}
         k = self.settings["knn_k"]
         return {"knn_k": k,
                 "knn_top1": evaluate_knn(encoder, self.train, self.test, k=k),

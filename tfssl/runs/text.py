@@ -122,6 +122,12 @@ class TextTask:
         self.val_x, self.val_y, self.val_w = _materialize(self.masker.mask_batches(
             tf.data.Dataset.from_tensor_slices(self.val_rows).batch(batch_size),
             seed=s["seed"] + 1))
+        if not (self.val_w > 0).any():  # else perplexity 1.0 and NaN baselines, exit 0
+            what = (f"--eval_dataset={s['eval_dataset']}" if s["eval_dataset"] else
+                    f"the held-out part of --dataset={s['dataset']}")
+            raise UsageError(f"{what}: no token to mask for validation (every piece is "
+                             "[UNK] or special; is it the same language and encoding as "
+                             "the training text?)")
         self.validation_data = tf.data.Dataset.from_tensor_slices(
             (self.val_x, self.val_y, self.val_w)).batch(batch_size)
         self.num_special = len(SPECIAL_TOKENS)

@@ -1,7 +1,6 @@
 """``tfssl.zoo.load``: one call from a run folder or a packed entry to a usable encoder."""
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -46,6 +45,7 @@ def _fetch(url):
                 if tf.io.gfile.exists(src):
                     os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
                     tf.io.gfile.copy(src, os.path.join(tmp, name), overwrite=True)
+            _check_complete(tmp, url)  # else a later, complete upload would never be read
             with open(os.path.join(tmp, ".complete"), "w", encoding="utf-8") as f:
                 f.write(url + "\n")
             if os.path.exists(local):
@@ -56,6 +56,44 @@ def _fetch(url):
     except tf.errors.OpError as e:
         raise UsageError(f"zoo entry {url!r}: cannot read it ({e.message})") from None
     return local
+
+
+def _check_complete(local, url):
+    """A one-line :class:`UsageError` unless ``local`` (a copy of ``url``) holds a whole
+    entry: a run folder (``config.json``, ``keras/encoder.keras``) or a packed one
+    (``card.json``, ``encoder.keras``), and ``vocab.txt`` for a text entry."""
+    from tfssl.runs.files import read_json_object
+
+    def has(name):
+        return os.path.isfile(os.path.join(local, name))
+
+    layout = next(((card, enc) for card, enc in (("config.json", "keras/encoder.keras"),
+                                                 ("card.json", "encoder.keras"))
+                   if has(card) and has(enc)), None)
+    if layout is None:
+        found = ", ".join(n for n in _NEEDED if has(n)) or "none of them"
+        raise UsageError(f"zoo entry {url!r} is incomplete: expected config.json and "
+                         "keras/encoder.keras (a run folder) or card.json and encoder.keras "
+                         f"(tfssl-export); found {found}")
+    facts = read_json_object(os.path.join(local, layout[0]), f"zoo entry {url!r}")
+    if facts.get("modality") == "text" and not has("vocab.txt"):
+        raise UsageError(f"zoo entry {url!r} is incomplete: a text entry without vocab.txt")
+
+
+def _read_card(path, flag):
+    """A packed entry's ``card.json``, checked for what :func:`load` reads from it."""
+    from tfssl.runs.files import read_json_object
+
+    card = read_json_object(path, flag)
+    if card.get("modality") not in ("image", "text"):
+        raise UsageError(f"{flag}: {path} has no modality 'image' or 'text' "
+                         f"(found {card.get('modality')!r})")
+    if card["modality"] == "text" and not (
+            isinstance(card.get("input"), dict)
+            and {"lowercase", "max_length"} <= set(card["input"])):
+        raise UsageError(f"{flag}: {path} lacks the text input facts (input.lowercase, "
+                         "input.max_length)")
+    return card
 
 
 class ZooEntry:
@@ -164,8 +202,7 @@ def load(path_or_url):
         card = card_from_run(path, encoder=encoder)
         vocab_file = os.path.join(path, config.get("vocab_file") or "vocab.txt")
     elif os.path.isfile(os.path.join(path, CARD_FILE)):  # packed by tfssl-export
-        with open(os.path.join(path, CARD_FILE), encoding="utf-8") as f:
-            card = json.load(f)
+        card = _read_card(os.path.join(path, CARD_FILE), flag)
         encoder = load_encoder_file(os.path.join(path, "encoder.keras"), flag)
         vocab_file = os.path.join(path, "vocab.txt")
     else:
