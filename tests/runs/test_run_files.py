@@ -40,3 +40,16 @@ def test_damaged_encoder_file_named_in_one_line(tmp_path):
     with raises_one_line_usage_error("--model_dir=x", str(path),
                                      "cannot be loaded as a Keras model"):
         load_encoder_file(str(path), "--model_dir=x")
+
+
+def test_evaluate_checks_its_settings_before_reading_data(tmp_path):
+    """A bad protocol setting was found only after the data and the encoder had been
+    read (minutes for a large evaluation set)."""
+    from tfssl.eval.run import evaluate_run
+    from tfssl.runs.files import write_json_atomic
+
+    write_json_atomic(str(tmp_path / "config.json"), {"method": "simclr"})
+    # No data settings and no encoder in the folder: reading them would fail otherwise.
+    with raises_one_line_usage_error("severities"):
+        evaluate_run(str(tmp_path), protocol="robustness", severities="9",
+                     write_report=False, verbose=False)

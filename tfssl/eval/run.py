@@ -28,6 +28,7 @@ import numpy as np
 
 from tfssl.errors import UsageError, check_number
 from tfssl.eval.knn import DEFAULT_K, DEFAULT_TEMPERATURE, check_knn
+from tfssl.eval.robustness import IMAGE_CORRUPTIONS, TEXT_CORRUPTIONS
 
 __all__ = ["evaluate_run", "parse_protocols", "PROTOCOLS", "ImageEvaluation",
            "TextEvaluation"]
@@ -54,13 +55,12 @@ class ImageEvaluation:
     """The image side: data specs, the Keras encoder, features, fine-tuning, corruptions."""
 
     modality = "image"
+    corruptions = IMAGE_CORRUPTIONS
 
     def __init__(self, model_dir, config, dataset=None, train_dataset=None, data_dir=None,
                  download=False, seed=0):
         from tfssl.data import load_train_test, match_channels
-        from tfssl.eval.robustness import IMAGE_CORRUPTIONS
 
-        self.corruptions = IMAGE_CORRUPTIONS
         self.config = config
         self.seed = seed
         self.flip = bool(config.get("flip", True))
@@ -120,16 +120,15 @@ class TextEvaluation:
     """The text side: ``labeled_text:`` specs, the run's vocabulary, pooled features."""
 
     modality = "text"
+    corruptions = TEXT_CORRUPTIONS
     labelled = True  # labeled_text: files always carry labels
 
     def __init__(self, model_dir, config, dataset=None, train_dataset=None, data_dir=None,
                  download=False, seed=0):
         from tfssl.data.text import load_labeled_text
-        from tfssl.eval.robustness import TEXT_CORRUPTIONS
         from tfssl.methods.text_classifier import load_run
 
         del data_dir, download  # labelled text is read from files
-        self.corruptions = TEXT_CORRUPTIONS
         self.seed = seed
         for flag, spec in (("--train_dataset", train_dataset), ("--dataset", dataset)):
             if not spec:
@@ -211,6 +210,9 @@ DEFAULTS = dict(knn_k=DEFAULT_K, knn_temperature=DEFAULT_TEMPERATURE, linear_epo
 
 
 def _check_settings(settings, side):
+    """The protocol settings, defaults filled in and checked; ``side`` is the run's
+    evaluation class (:data:`EVALUATIONS`), only its ``modality`` and ``corruptions``
+    are read."""
     from tfssl.data.subsets import parse_fractions
 
     s = dict(DEFAULTS, **{k: v for k, v in settings.items() if v is not None})
@@ -287,10 +289,10 @@ def evaluate_run(model_dir, dataset=None, train_dataset=None, protocol="knn",
     config, spec = load_run_config(model_dir)
     knn_history = read_run_metrics(model_dir).get("knn_history", [])
     seed = int(settings.get("seed") or 0)
-    side = EVALUATIONS[spec.modality](model_dir, config, dataset=dataset,
-                                      train_dataset=train_dataset, data_dir=data_dir,
-                                      download=download, seed=seed)
-    s = _check_settings(settings, side)
+    side_of = EVALUATIONS[spec.modality]
+    s = _check_settings(settings, side_of)  # before the data and the encoder are read
+    side = side_of(model_dir, config, dataset=dataset, train_dataset=train_dataset,
+                   data_dir=data_dir, download=download, seed=seed)
     if not side.labelled:
         explicit = [p for p in protocols if p in LABELLED_PROTOCOLS]
         if explicit and protocol != "all":
