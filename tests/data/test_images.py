@@ -80,6 +80,11 @@ def test_bad_inputs_name_the_problem(tmp_path, image_tree):
     (image_tree / "dog" / "broken.jpg").write_bytes(b"definitely not a jpeg")
     with pytest.raises(UsageError, match=r"unreadable image .*dog/broken\.jpg"):
         load_images(f"folder:{image_tree}", split="all")
+    # An image next to the class folders used to become a silent class named ".".
+    write_image(image_tree / "stray.png", (8, 8), 3, 7)
+    with pytest.raises(UsageError, match=r"images both next to the class folders "
+                                         r"\(stray\.png\) and inside them"):
+        load_images(f"folder:{image_tree}", split="all")
 
 
 def test_tfds_offline_message_and_local_prepared_dataset(tmp_path):

@@ -225,13 +225,22 @@ def _list_folder(path):
     raise UsageError(f"folder:{path}: expected a folder or a .tar.gz/.tgz/.tar archive")
 
 
-def _labels_from_paths(relpaths):
-    """Class = parent folder below the common root; one shared folder -> unlabelled."""
+def _labels_from_paths(relpaths, source="folder"):
+    """Class = parent folder below the common root; one shared folder -> unlabelled.
+
+    Raises:
+        UsageError: images both at the top of the class folders and inside them (they
+            would make a class named ".").
+    """
     parents = [os.path.dirname(p) for p in relpaths]
     if len(set(parents)) == 1:
         return np.full(len(relpaths), -1, np.int64), []
     common = os.path.commonpath(parents) if all(parents) else ""
     rel = [os.path.relpath(p, common) if common else (p or ".") for p in parents]
+    if "." in rel:
+        loose = relpaths[rel.index(".")]
+        raise UsageError(f"{source}: images both next to the class folders ({loose}) and "
+                         "inside them; move them into a class folder or out")
     names = sorted(set(rel))
     index = {n: i for i, n in enumerate(names)}
     return np.array([index[r] for r in rel], np.int64), names
@@ -315,7 +324,7 @@ def load_folder(path, image_size=32, split="all", test_fraction=0.1, image_input
         raise UsageError(f"folder:{path}: contains no images "
                          f"({'/'.join(IMAGE_EXTENSIONS)})")
     names = [e[0] for e in entries]
-    labels, class_names = _labels_from_paths([e[1] for e in entries])
+    labels, class_names = _labels_from_paths([e[1] for e in entries], f"folder:{path}")
     index = holdout_split(labels, test_fraction, split)
     if archive is not None and image_input == "stream":
         raise UsageError(f"folder:{path}: an archive cannot be streamed (its files have "
