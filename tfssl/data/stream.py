@@ -277,15 +277,16 @@ def disk_cache(source, cache_dir):
             for _ in writes.batch(1024):
                 pass
             np.save(os.path.join(tmp, "labels.npy"), np.asarray(source.labels, np.int64))
-            os.rename(tmp, final)
-        except OSError:  # another process finished the same cache first
-            shutil.rmtree(tmp, ignore_errors=True)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
             error = unreadable_file_error(source, e)
             if error is not None:
                 raise error from None
             raise
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process finished the same cache first
+            shutil.rmtree(tmp, ignore_errors=True)
     labels = np.load(os.path.join(final, "labels.npy"))
     return FileImages(paths, labels, source.class_names, source.source, source.image_size,
                       source.channels)

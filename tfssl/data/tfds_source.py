@@ -1,5 +1,7 @@
 """``tfds:NAME[:SPLIT]`` specs through tensorflow-datasets, with a clear offline failure."""
 
+import os
+
 from tfssl.errors import UsageError
 
 
@@ -14,8 +16,6 @@ def parse_tfds_spec(spec, default_split="train"):
 
 def tfds_builder(name, data_dir=None, download=False):
     """The prepared tfds builder of ``name`` (see :func:`load_tfds` for the failures)."""
-    import os
-
     import tensorflow_datasets as tfds
 
     if data_dir:  # "--data_dir=~/x": the shell expands no "~" after "="

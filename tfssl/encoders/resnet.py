@@ -142,7 +142,5 @@ def image_encoder(name, image_size=32, channels=3, stem=None, width=1.0):
     check_image_encoder(name, image_size, width)
     if name == "convnet":
         return convnet(image_size, channels, width=int(round(32 * width)))
-    if name in ("resnet18", "resnet34", "resnet50"):
-        stem = stem or ("cifar" if image_size < 64 else "imagenet")
-        return resnet(int(name[6:]), image_size, channels, stem=stem, width=width)
-    raise UsageError(f"--encoder={name!r}: expected one of {', '.join(IMAGE_ENCODERS)}")
+    stem = stem or ("cifar" if image_size < 64 else "imagenet")  # a ResNet (checked above)
+    return resnet(int(name[6:]), image_size, channels, stem=stem, width=width)

@@ -76,20 +76,15 @@ def read_json_object(path, flag=None):
     return obj
 
 
-def update_json_atomic(path, update, replace_invalid=False):
+def update_json_atomic(path, update):
     """Read-modify-write of a JSON object file, written atomically.
 
     ``update(obj)`` changes in place the dict read from ``path`` (``{}`` when the file is
-    absent, or unreadable and ``replace_invalid``), which is then written with
-    :func:`write_json_atomic`. Other tools' sections of the file are kept.
+    absent), which is then written with :func:`write_json_atomic`. Other tools' sections
+    of the file are kept; a file that is not a JSON object is refused
+    (:func:`read_json_object`).
     """
-    obj = {}
-    if os.path.isfile(path):
-        try:
-            obj = read_json_object(path)
-        except (OSError, UsageError):
-            if not replace_invalid:
-                raise
+    obj = read_json_object(path) if os.path.isfile(path) else {}
     update(obj)
     write_json_atomic(path, obj)
     return obj

@@ -77,6 +77,7 @@ class TextTask:
         import tensorflow as tf
 
         from tfssl.encoders.bert import BERT_PRESETS, DEFAULT_POSITIONS
+        from tfssl.methods.text_classifier import MIN_MAX_LENGTH
         from tfssl.text.masking import MLMMasker
         from tfssl.text.packing import pack_documents, tokenize_documents
         from tfssl.text.vocab import SPECIAL_TOKENS, make_tokenizer
@@ -91,8 +92,9 @@ class TextTask:
         if max_length > self.positions:
             raise UsageError(f"--max_length={max_length} is larger than the encoder's "
                              f"{self.positions} positions")
-        if max_length < 8:
-            raise UsageError(f"--max_length={max_length}: expected at least 8")
+        if max_length < MIN_MAX_LENGTH:  # the fine-tuning rule too
+            raise UsageError(f"--max_length={max_length}: expected at least "
+                             f"{MIN_MAX_LENGTH}")
         if s["vocab_size"] <= len(SPECIAL_TOKENS):
             raise UsageError(
                 f"--vocab_size={s['vocab_size']} is too small: the {len(SPECIAL_TOKENS)} "
