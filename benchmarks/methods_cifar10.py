@@ -49,6 +49,8 @@ flags.DEFINE_integer("threads", 0, "TF threads (0: TensorFlow's default).")
 flags.DEFINE_integer("seed", 0, "Seed.")
 flags.DEFINE_string("work_dir", None, "Where the run folders go (default: a temporary "
                     "directory).")
+flags.DEFINE_bool("overwrite", False, "Replace finished runs left in --work_dir by an "
+                  "earlier call (else a second call is refused).")
 
 FLAGS = flags.FLAGS
 
@@ -101,6 +103,7 @@ def main(argv):
             optimizer=FLAGS.optimizer, learning_rate=registered["learning_rate"],
             weight_decay=registered["weight_decay"], precision=FLAGS.precision,
             knn_k=FLAGS.knn_k, seed=FLAGS.seed,
+            overwrite=FLAGS.overwrite,
             model_dir=os.path.join(work, name), **own)
         heads = {k: settings[k] for k in ("projection_dim", "projection_hidden_dim",
                                           "prediction_hidden_dim", "num_clusters")

@@ -62,6 +62,9 @@ flags.DEFINE_list("fractions", ["0.01", "0.1", "1.0"], "Label fractions of SST-2
 flags.DEFINE_list("finetune_lrs", ["1e-4", "3e-4", "1e-3"], "Fine-tuning rate grid.")
 flags.DEFINE_integer("finetune_steps", 600, "Fine-tuning steps (every fraction).")
 flags.DEFINE_integer("finetune_batch_size", 32, "Fine-tuning batch size.")
+flags.DEFINE_integer("finetune_select_every", 0, "Also score the selection split every "
+                     "this many fine-tuning steps and keep the best weights (a divisor "
+                     "of --finetune_steps; 0 = the last weights).")
 flags.DEFINE_integer("finetune_max_length", 64, "Tokens per SST-2 sentence.")
 flags.DEFINE_enum("finetune_mode", "finetune", ["finetune", "linear"], "Transfer protocol.")
 flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
@@ -155,6 +158,11 @@ def curve_report(curves):
             out[f"{key}_lr"] = lrs[0] if len(rows) == 1 else lrs
             sel = [round(r[side]["select_accuracy"], 4) for r in rows]
             out[f"{key}_select"] = sel[0] if len(rows) == 1 else sel
+            chosen = [g for r in rows for g in r[side]["grid"]
+                      if g["learning_rate"] == r[side]["learning_rate"]]
+            if "select_step" in chosen[0]:
+                at = [g["select_step"] for g in chosen]
+                out[f"{key}_step"] = at[0] if len(rows) == 1 else at
             if len(rows) > 1:
                 out[f"{key}_std"] = round(float(np.std(acc)), 4)
                 out[f"{key}_seeds"] = [round(a, 4) for a in acc]
@@ -220,6 +228,10 @@ def main(argv):
     except ValueError:
         raise UsageError(f"--finetune_seeds={','.join(FLAGS.finetune_seeds)}: expected "
                          "integers") from None
+    every = FLAGS.finetune_select_every
+    if every < 0 or (every and FLAGS.finetune_steps % every):
+        raise UsageError(f"--finetune_select_every={every}: expected 0 or a divisor of "
+                         f"--finetune_steps={FLAGS.finetune_steps}")
     spec = registry.get(FLAGS.method)
     if spec.inputs != "masked_tokens":
         raise UsageError(f"--method={FLAGS.method}: expected a text method on masked "
@@ -290,13 +302,16 @@ def main(argv):
             encoder, vocab, train, evaluate, fractions=FLAGS.fractions,
             learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=seed,
             steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
+            select_every=FLAGS.finetune_select_every,
             max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
             pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
             reinit_layers=FLAGS.reinit_layers, verbose=0))
         for fraction, row in curves[-1].items():
             log(f"seed {seed}, fraction {fraction:g}: {json.dumps(row)}")
     out.update(curve_report(curves))
-    out.update(finetune_steps=FLAGS.finetune_steps, finetune_mode=FLAGS.finetune_mode,
+    out.update(finetune_steps=FLAGS.finetune_steps,
+               finetune_select_every=FLAGS.finetune_select_every,
+               finetune_mode=FLAGS.finetune_mode,
                pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
                reinit_layers=FLAGS.reinit_layers, eval_file=os.path.basename(eval_file),
                select_size=FLAGS.select_size, finetune_seeds=seeds,

@@ -37,6 +37,8 @@ flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                   "tfssl's dtype policy (the peer runs float32).")
 flags.DEFINE_integer("knn_k", 20, "Neighbours for kNN.")
 flags.DEFINE_string("work_dir", None, "Scratch directory (default: a temporary one).")
+flags.DEFINE_bool("overwrite", False, "Replace finished runs left in --work_dir by an "
+                  "earlier call (else a second call is refused).")
 
 FLAGS = flags.FLAGS
 
@@ -94,7 +96,7 @@ def main(argv):
         temperature=0.2, projection_dim=128, projection_hidden_dim=512,
         projection_layers=2, min_crop_scale=0.08, color_jitter=0.5, epochs=10**6,
         budget_minutes=FLAGS.seconds / 60.0, precision=FLAGS.precision,
-        knn_k=FLAGS.knn_k, model_dir=os.path.join(work, "tfssl"))
+        knn_k=FLAGS.knn_k, overwrite=FLAGS.overwrite, model_dir=os.path.join(work, "tfssl"))
     ours = pretrain(settings)
     print(json.dumps({
         "benchmark": "simclr_vs_lightly_cifar10", "seconds": FLAGS.seconds,

@@ -119,6 +119,12 @@ def test_methods_cifar10_smoke(tmp_path):
         assert out["benchmark"] == "methods_cifar10" and out["steps"] >= 1
         assert 0.0 <= out["knn_top1"] <= 1.0 and 0.0 <= out["knn_top1_random_init"] <= 1.0
         assert out["preset"] == f"{out['method']}_cifar10" and out["projection_dim"] == 8
+    # The same --work_dir again: its finished runs are replaced only with --overwrite.
+    again = subprocess.run(
+        [*proc.args[:4], "--methods=simclr", *proc.args[5:], "--overwrite"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [json.loads(line)["method"] for line in again.stdout.splitlines()] == ["simclr"]
 
 
 def _run_build_zoo(tmp_path, *args, timeout=300):
@@ -244,8 +250,11 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
               "--finetune_max_length=16", "--select_size=4", "--nokerashub",
               f"--model_dir={tmp_path / 'run'}", "--reuse_run"]
     again = run_script("mlm_transfer.py", *common, "--finetune_seeds=0,1",
-                       "--reinit_layers=1", timeout=300)
+                       "--reinit_layers=1", "--finetune_select_every=1", timeout=300)
     assert again["pretrain_steps"] == out["pretrain_steps"] and again["reinit_layers"] == 1
+    assert again["finetune_select_every"] == 1
+    for side in ("pretrained", "scratch"):  # the kept step of each seed's chosen rate
+        assert all(step in (1, 2) for step in again[f"sst2_f1_{side}_step"])
     assert again["mlm_masked_accuracy"] == out["mlm_masked_accuracy"]
     assert again["max_length"] == 16 and again["finetune_seeds"] == [0, 1]
     for side in ("pretrained", "scratch"):

@@ -51,13 +51,21 @@ def test_folder_labels_mixed_sizes_and_gray(image_tree):
     assert len(train) + len(test) == 30 and len(test) == 3
 
 
-def test_unlabelled_folder_and_tar_archive(tmp_path, image_tree):
+def test_unlabelled_folder_and_tar_archive(tmp_path, image_tree, caplog):
     flat = tmp_path / "flat"
     flat.mkdir()
     for i in range(4):
         write_image(flat / f"{i}.png", (9, 9), 3, i)
     data = load_images(f"folder:{flat}", image_size=8, split="all")
     assert not data.labelled and data.class_names == [] and len(data) == 4
+    # One class folder cannot be told from a shared folder of unlabelled images: said.
+    one = tmp_path / "one" / "cat"
+    one.mkdir(parents=True)
+    for i in range(3):
+        write_image(one / f"{i}.png", (9, 9), 3, i)
+    with caplog.at_level("WARNING"):
+        data = load_images(f"folder:{tmp_path / 'one'}", image_size=8, split="all")
+    assert not data.labelled and "every image lies in cat/" in caplog.text
     archive = tmp_path / "imgs.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(image_tree, arcname="train")

@@ -36,6 +36,18 @@ def test_non_utf8_is_replaced_and_named(tmp_path, caplog):
     assert f"{p}:2" in caplog.text
 
 
+def test_binary_and_utf16_files_are_refused(tmp_path):
+    """A file with NUL bytes is never UTF-8 text: it used to be trained on as U+FFFD."""
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(b"PK\x03\x04\n\x00\x00\xff" * 8)
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("1 a fine film\n0 a dull one\n".encode("utf-16"))
+    with pytest.raises(UsageError, match=f"{binary}:2: a NUL byte"):
+        load_text(f"textfile:{binary}")
+    with pytest.raises(UsageError, match=f"{utf16}:1: a NUL byte.*UTF-16"):
+        load_labeled_text(f"labeled_text:{utf16}")
+
+
 def test_empty_and_missing(tmp_path):
     p = tmp_path / "empty.txt"
     p.write_text("\n  \n")

@@ -143,6 +143,35 @@ def test_finetune_traces_the_train_step_once(monkeypatch):
     assert len(traces) == 1 and metrics["steps"] == 3
 
 
+def test_select_every_keeps_the_weights_that_scored_best():
+    """``select_every`` scores the selection split every K steps (Keras logs it as
+    ``val_accuracy``) and ends with the weights of the best point: the split's accuracy
+    after training is that best score, and ``select_step`` names its step."""
+    data, select = _data(2), _data(1)
+    vocab = train_vocabulary(data.texts, 60)
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(logs["val_accuracy"]))
+    _, m = finetune_text_classifier(
+        _encoder(len(vocab)), vocab, data, _data(1), max_length=16, steps=12,
+        batch_size=4, learning_rate=3e-2, select=select, select_every=3,
+        callbacks=[record], verbose=0)
+    assert len(seen) == 4 and m["steps"] == 12
+    best = int(np.argmax(seen))  # the first of equal scores
+    assert m["select_step"] == 3 * (best + 1)
+    assert m["select_accuracy"] == pytest.approx(seen[best], abs=1e-6)
+    _, last = finetune_text_classifier(
+        _encoder(len(vocab)), vocab, data, _data(1), max_length=16, steps=12,
+        batch_size=4, learning_rate=3e-2, select=select, verbose=0)
+    assert "select_step" not in last and 0.0 <= last["select_accuracy"] <= 1.0
+    for bad in (dict(select_every=5), dict(select_every=3, select=None),
+                dict(select_every=-3)):
+        kw = {"select": select, **bad}
+        with pytest.raises(UsageError, match="select_every"):
+            finetune_text_classifier(_encoder(len(vocab)), vocab, data, data, steps=12,
+                                     max_length=16, **kw)
+
+
 def test_holdout_split_balanced_and_disjoint():
     data = _data(10)  # 60 positive, 60 negative
     rest, held = holdout_split(data, 20, seed=3)

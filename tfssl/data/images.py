@@ -234,6 +234,9 @@ def _labels_from_paths(relpaths, source="folder"):
     """
     parents = [os.path.dirname(p) for p in relpaths]
     if len(set(parents)) == 1:
+        if parents[0]:  # one class folder and one shared folder look the same
+            logging.warning("%s: every image lies in %s/, so they are unlabelled (labels "
+                            "need two or more class folders)", source, parents[0])
         return np.full(len(relpaths), -1, np.int64), []
     common = os.path.commonpath(parents) if all(parents) else ""
     rel = [os.path.relpath(p, common) if common else (p or ".") for p in parents]

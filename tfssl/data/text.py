@@ -9,7 +9,8 @@ Specs:
   download, identical on every machine with the same Python minor version.
 - ``textfile:PATH_OR_GLOB``: plain UTF-8 text, one document per line, or blank-line
   separated paragraphs with ``paragraphs=True``. Bytes that are not UTF-8 are replaced
-  (U+FFFD) and the first such line is named in a warning.
+  (U+FFFD) and the first such line is named in a warning; a file with NUL bytes
+  (binary, UTF-16) is refused.
 - ``labeled_text:PATH``: ``LABEL<space-or-tab>text`` per line (see
   :func:`load_labeled_text`).
 - ``tfds:NAME[:SPLIT]``: a tensorflow-datasets dataset, text in feature ``text_key``.
@@ -37,6 +38,16 @@ __all__ = [
 TEXT_SPECS = "python_docs | textfile:PATH_OR_GLOB | tfds:NAME[:SPLIT]"
 VALIDATION_EVERY = 10
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+def _check_text(data, path):
+    """Refuses a file with NUL bytes: binary data or UTF-16, never UTF-8 text (its
+    U+FFFD-replaced bytes would otherwise be trained on without a word)."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise UsageError(f"{path}:{line}: a NUL byte (a binary file, or UTF-16?): "
+                         "expected UTF-8 text")
 
 
 def _decode(data, source, line_offset=0):
@@ -109,6 +120,7 @@ def _textfile(spec, paragraphs):
                 data = f.read()
         except OSError as e:
             raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        _check_text(data, path)
         docs.extend(_split_docs(_decode(data, path), paragraphs))
     return docs
 
@@ -240,6 +252,7 @@ def load_labeled_text(spec, label_names=None):
         raise UsageError(f"labeled text file {path!r} does not exist")
     with open(path, "rb") as f:
         raw = f.read()
+    _check_text(raw, path)
     rows = []
     for lineno, line in enumerate(raw.split(b"\n"), start=1):
         text = _decode(line, path, line_offset=lineno - 1).strip()

@@ -241,7 +241,8 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
                              learning_rate=None, dropout=0.1, seed=0, verbose="auto",
                              callbacks=None, steps=None, pooling="encoder",
                              layer_decay=1.0, weight_decay=0.01, warmup_fraction=0.1,
-                             reinit_layers=0, extra_validation=None):
+                             reinit_layers=0, extra_validation=None, select=None,
+                             select_every=0):
     """Trains a :class:`TextClassifier` with ``fit``; returns ``(model, metrics)``.
 
     Args:
@@ -260,7 +261,13 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         reinit_layers: re-initialise the encoder's top blocks before training
             (:func:`reinit_top_layers`); 0 = off.
         extra_validation: ``{name: LabeledText}`` also scored after training, as
-            ``metrics[name + "_accuracy"]`` (a model-selection split, for example).
+            ``metrics[name + "_accuracy"]``.
+        select: a model-selection split (:class:`tfssl.data.text.LabeledText`),
+            scored after training as ``metrics["select_accuracy"]``.
+        select_every: with ``select`` and ``steps``, also score ``select`` every
+            ``select_every`` steps and keep the weights that scored best there (Keras'
+            ``EarlyStopping(restore_best_weights=True)``, training never cut short);
+            ``metrics["select_step"]`` says which. 0 = keep the last weights.
 
     Returns:
         ``(model, {"accuracy", "loss", "train_accuracy", "epochs", ...})``.
@@ -285,6 +292,10 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         raise UsageError(f"layer_decay={layer_decay}: expected 0 < decay <= 1")
     if not 0.0 <= warmup_fraction < 1.0:
         raise UsageError(f"warmup_fraction={warmup_fraction}: expected 0 <= f < 1")
+    if select_every and (select is None or not steps or select_every < 0
+                         or steps % select_every):
+        raise UsageError(f"select_every={select_every}: expected a divisor of "
+                         f"steps={steps} and a selection split")
     reinit_top_layers(encoder, reinit_layers, seed=seed)
     batch_size = min(batch_size, len(train)) if steps else batch_size
     train_ds = labeled_text_dataset(tokenizer, train.texts, train.labels, max_length,
@@ -292,7 +303,16 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
                                     repeat=bool(steps), drop_remainder=bool(steps))
     val_ds = labeled_text_dataset(tokenizer, validation.texts, validation.labels,
                                   max_length, batch_size)
-    if steps:
+    if select_every:  # one Keras epoch per selection point
+        fit_args = dict(epochs=int(steps) // select_every, steps_per_epoch=select_every,
+                        validation_data=labeled_text_dataset(
+                            tokenizer, select.texts, select.labels, max_length,
+                            batch_size))
+        keep_best = keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=fit_args["epochs"],
+            restore_best_weights=True)
+        callbacks = [*(callbacks or []), keep_best]
+    elif steps:
         fit_args = dict(epochs=1, steps_per_epoch=int(steps))
     else:
         fit_args = dict(epochs=epochs)
@@ -316,6 +336,10 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
     majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()
     extra = {}
+    if select_every:
+        extra["select_step"] = int((keep_best.best_epoch + 1) * select_every)
+    if select is not None:
+        extra_validation = {**(extra_validation or {}), "select": select}
     for name, data in (extra_validation or {}).items():
         ds = labeled_text_dataset(tokenizer, data.texts, data.labels, max_length,
                                   batch_size)
@@ -493,9 +517,10 @@ def select_and_finetune(encoder, vocab, train, select, evaluate, learning_rates,
     for lr in learning_rates:
         _, m = finetune_text_classifier(
             copy_encoder(encoder, fresh=fresh, seed=seed), vocab, train, evaluate,
-            learning_rate=lr, seed=seed, extra_validation={"select": select}, **kwargs)
+            learning_rate=lr, seed=seed, select=select, **kwargs)
         grid.append({"learning_rate": lr, "select_accuracy": m["select_accuracy"],
-                     "accuracy": m["accuracy"], "train_accuracy": m["train_accuracy"]})
+                     "accuracy": m["accuracy"], "train_accuracy": m["train_accuracy"],
+                     **({"select_step": m["select_step"]} if "select_step" in m else {})})
     best = max(grid, key=lambda g: (g["select_accuracy"], -g["learning_rate"]))
     return {"accuracy": best["accuracy"], "select_accuracy": best["select_accuracy"],
             "learning_rate": best["learning_rate"], "num_train": len(train), "grid": grid}
