@@ -62,6 +62,9 @@ flags.DEFINE_list("fractions", ["0.01", "0.1", "1.0"], "Label fractions of SST-2
 flags.DEFINE_list("finetune_lrs", ["1e-4", "3e-4", "1e-3"], "Fine-tuning rate grid.")
 flags.DEFINE_integer("finetune_steps", 600, "Fine-tuning steps (every fraction).")
 flags.DEFINE_integer("finetune_batch_size", 32, "Fine-tuning batch size.")
+flags.DEFINE_integer("finetune_head_steps", 0, "LP-FT: train the classifier alone on the "
+                     "frozen encoder for this many steps before --finetune_steps of "
+                     "every weight (both sides; 0 = off).")
 flags.DEFINE_integer("finetune_select_every", 0, "Also score the selection split every "
                      "this many fine-tuning steps and keep the best weights (a divisor "
                      "of --finetune_steps; 0 = the last weights).")
@@ -69,7 +72,8 @@ flags.DEFINE_integer("finetune_max_length", 64, "Tokens per SST-2 sentence.")
 flags.DEFINE_enum("finetune_mode", "finetune", ["finetune", "linear"], "Transfer protocol.")
 flags.DEFINE_enum("pooling", "encoder", ["encoder", "mean", "cls"],
                   "What the classifier reads (encoder = the encoder's pooled_output).")
-flags.DEFINE_float("layer_decay", 1.0, "Layer-wise learning-rate decay (1 = off).")
+flags.DEFINE_list("layer_decay", ["1.0"], "Layer-wise learning-rate decay (1 = off); "
+                  "several values are a grid with --finetune_lrs, chosen per side.")
 flags.DEFINE_integer("reinit_layers", 0, "Re-initialise the top K transformer blocks "
                      "of the pretrained encoder before fine-tuning (0 = off).")
 flags.DEFINE_integer("select_size", 872, "SST-2 train sentences held out for the choice "
@@ -141,7 +145,9 @@ def kerashub_masked_accuracy(task, settings, steps, jit_compile, log):
 def curve_report(curves):
     """The JSON keys of one or several seeds' transfer curves (``transfer_curve``
     results): ``sst2_fF_SIDE`` (accuracy; the mean over seeds), ``_lr`` and ``_select``
-    (the chosen rate and its selection accuracy), ``sst2_fF_num_train``; with several
+    (the chosen rate and its selection accuracy), ``_step`` (with
+    ``--finetune_select_every``: the kept step), ``_decay`` (with several
+    ``--layer_decay`` values: the chosen one), ``sst2_fF_num_train``; with several
     seeds also ``_std`` and ``_seeds`` (per-seed accuracies, ``_lr`` then a list too)
     and ``sst2_fF_gain`` / ``_gain_std`` (pretrained minus scratch, paired by seed)."""
     import numpy as np
@@ -158,11 +164,11 @@ def curve_report(curves):
             out[f"{key}_lr"] = lrs[0] if len(rows) == 1 else lrs
             sel = [round(r[side]["select_accuracy"], 4) for r in rows]
             out[f"{key}_select"] = sel[0] if len(rows) == 1 else sel
-            chosen = [g for r in rows for g in r[side]["grid"]
-                      if g["learning_rate"] == r[side]["learning_rate"]]
-            if "select_step" in chosen[0]:
-                at = [g["select_step"] for g in chosen]
-                out[f"{key}_step"] = at[0] if len(rows) == 1 else at
+            decays = {g["layer_decay"] for g in rows[0][side]["grid"]}
+            for name, field in (("step", "select_step"), ("decay", "layer_decay")):
+                values = [r[side].get(field) for r in rows]
+                if values[0] is not None and (name == "step" or len(decays) > 1):
+                    out[f"{key}_{name}"] = values[0] if len(rows) == 1 else values
             if len(rows) > 1:
                 out[f"{key}_std"] = round(float(np.std(acc)), 4)
                 out[f"{key}_seeds"] = [round(a, 4) for a in acc]
@@ -232,6 +238,17 @@ def main(argv):
     if every < 0 or (every and FLAGS.finetune_steps % every):
         raise UsageError(f"--finetune_select_every={every}: expected 0 or a divisor of "
                          f"--finetune_steps={FLAGS.finetune_steps}")
+    try:
+        decays = [float(d) for d in FLAGS.layer_decay]
+    except ValueError:
+        raise UsageError(f"--layer_decay={','.join(FLAGS.layer_decay)}: expected numbers "
+                         "in (0, 1]") from None
+    if not decays or not all(0.0 < d <= 1.0 for d in decays):
+        raise UsageError(f"--layer_decay={','.join(FLAGS.layer_decay)}: expected numbers "
+                         "in (0, 1]")
+    if FLAGS.finetune_head_steps < 0:
+        raise UsageError(f"--finetune_head_steps={FLAGS.finetune_head_steps}: expected "
+                         ">= 0")
     spec = registry.get(FLAGS.method)
     if spec.inputs != "masked_tokens":
         raise UsageError(f"--method={FLAGS.method}: expected a text method on masked "
@@ -303,16 +320,18 @@ def main(argv):
             learning_rates=FLAGS.finetune_lrs, select_size=FLAGS.select_size, seed=seed,
             steps=FLAGS.finetune_steps, batch_size=FLAGS.finetune_batch_size,
             select_every=FLAGS.finetune_select_every,
+            head_steps=FLAGS.finetune_head_steps,
             max_length=FLAGS.finetune_max_length, mode=FLAGS.finetune_mode,
-            pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
+            pooling=FLAGS.pooling, layer_decays=decays,
             reinit_layers=FLAGS.reinit_layers, verbose=0))
         for fraction, row in curves[-1].items():
             log(f"seed {seed}, fraction {fraction:g}: {json.dumps(row)}")
     out.update(curve_report(curves))
     out.update(finetune_steps=FLAGS.finetune_steps,
                finetune_select_every=FLAGS.finetune_select_every,
+               finetune_head_steps=FLAGS.finetune_head_steps,
                finetune_mode=FLAGS.finetune_mode,
-               pooling=FLAGS.pooling, layer_decay=FLAGS.layer_decay,
+               pooling=FLAGS.pooling, layer_decay=decays if len(decays) > 1 else decays[0],
                reinit_layers=FLAGS.reinit_layers, eval_file=os.path.basename(eval_file),
                select_size=FLAGS.select_size, finetune_seeds=seeds,
                finetune_s=round(time.time() - t1, 1), wall_s=round(time.time() - t0, 1))

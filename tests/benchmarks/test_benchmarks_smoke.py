@@ -250,11 +250,14 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
               "--finetune_max_length=16", "--select_size=4", "--nokerashub",
               f"--model_dir={tmp_path / 'run'}", "--reuse_run"]
     again = run_script("mlm_transfer.py", *common, "--finetune_seeds=0,1",
-                       "--reinit_layers=1", "--finetune_select_every=1", timeout=300)
+                       "--reinit_layers=1", "--finetune_select_every=1",
+                       "--layer_decay=0.8,1", "--finetune_head_steps=1", timeout=300)
     assert again["pretrain_steps"] == out["pretrain_steps"] and again["reinit_layers"] == 1
     assert again["finetune_select_every"] == 1
+    assert again["layer_decay"] == [0.8, 1.0] and again["finetune_head_steps"] == 1
     for side in ("pretrained", "scratch"):  # the kept step of each seed's chosen rate
         assert all(step in (1, 2) for step in again[f"sst2_f1_{side}_step"])
+        assert all(d in (0.8, 1.0) for d in again[f"sst2_f1_{side}_decay"])
     assert again["mlm_masked_accuracy"] == out["mlm_masked_accuracy"]
     assert again["max_length"] == 16 and again["finetune_seeds"] == [0, 1]
     for side in ("pretrained", "scratch"):

@@ -172,6 +172,36 @@ def test_select_every_keeps_the_weights_that_scored_best():
                                      max_length=16, **kw)
 
 
+def test_head_steps_train_the_classifier_on_the_frozen_encoder_first():
+    """LP-FT: ``head_steps`` of the classifier alone (the encoder does not move), then
+    every weight trains, with the encoder's trainable flags as they were."""
+    data = _data(2)
+    vocab = train_vocabulary(data.texts, 60)
+
+    def run(head_steps):
+        enc = _encoder(len(vocab))
+        before = [w.copy() for w in enc.get_weights()]
+        # A negligible rate for the second phase: what moves, moved in the first.
+        model, m = finetune_text_classifier(
+            enc, vocab, data, data, max_length=16, steps=1, batch_size=4,
+            learning_rate=1e-12, head_steps=head_steps, verbose=0)
+        moved = max(float(np.max(np.abs(a - b))) for a, b in zip(enc.get_weights(), before))
+        return model, m, moved
+
+    model, m, moved = run(4)
+    assert m["head_steps"] == 4 and moved < 1e-6
+    assert float(np.max(np.abs(model.classifier.get_weights()[1]))) > 1e-4  # the bias
+    assert len(model.trainable_variables) == len(model.encoder.weights) + 2
+    assert all(layer.trainable for layer in
+               model.encoder._flatten_layers(include_self=True, recursive=True))
+    plain, m0, _ = run(0)
+    assert m0["head_steps"] == 0
+    assert float(np.max(np.abs(plain.classifier.get_weights()[1]))) < 1e-6
+    with pytest.raises(UsageError, match="head_steps"):
+        finetune_text_classifier(_encoder(len(vocab)), vocab, data, data, steps=1,
+                                 head_steps=-1)
+
+
 def test_holdout_split_balanced_and_disjoint():
     data = _data(10)  # 60 positive, 60 negative
     rest, held = holdout_split(data, 20, seed=3)
@@ -190,13 +220,19 @@ def test_transfer_curve_tiny():
     before = [w.copy() for w in enc.get_weights()]
     curve = transfer_curve(enc, vocab, data, _data(1), fractions=(0.5,),
                            learning_rates=(1e-3, 3e-3), select_size=8, steps=3,
-                           batch_size=4, max_length=16, layer_decay=0.8, verbose=0)
+                           batch_size=4, max_length=16, layer_decays=(0.8, 1.0),
+                           verbose=0)
     assert sorted(curve) == [0.5]
     for fraction, row in curve.items():
         assert set(row) == {"pretrained", "scratch"}
         for r in row.values():
             assert r["learning_rate"] in (1e-3, 3e-3)
-            assert [g["learning_rate"] for g in r["grid"]] == [1e-3, 3e-3]
+            # The grid: every decay with every rate, each side choosing its own.
+            assert [(g["layer_decay"], g["learning_rate"]) for g in r["grid"]] == [
+                (0.8, 1e-3), (0.8, 3e-3), (1.0, 1e-3), (1.0, 3e-3)]
+            chosen = [g for g in r["grid"] if g["learning_rate"] == r["learning_rate"]
+                      and g["layer_decay"] == r["layer_decay"]]
+            assert chosen[0]["accuracy"] == r["accuracy"]
             assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["select_accuracy"] <= 1.0
             best = max(g["select_accuracy"] for g in r["grid"])
             assert r["select_accuracy"] == best

@@ -242,7 +242,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
                              callbacks=None, steps=None, pooling="encoder",
                              layer_decay=1.0, weight_decay=0.01, warmup_fraction=0.1,
                              reinit_layers=0, extra_validation=None, select=None,
-                             select_every=0):
+                             select_every=0, head_steps=0):
     """Trains a :class:`TextClassifier` with ``fit``; returns ``(model, metrics)``.
 
     Args:
@@ -268,6 +268,10 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
             ``select_every`` steps and keep the weights that scored best there (Keras'
             ``EarlyStopping(restore_best_weights=True)``, training never cut short);
             ``metrics["select_step"]`` says which. 0 = keep the last weights.
+        head_steps: ``finetune`` mode: first train the classifier alone on the frozen
+            encoder for this many steps (the linear probe's rate and schedule), then
+            every weight for ``steps`` ("LP-FT": the head no longer starts random, so
+            the first updates do not reshape the pretrained features for it). 0 = off.
 
     Returns:
         ``(model, {"accuracy", "loss", "train_accuracy", "epochs", ...})``.
@@ -292,6 +296,8 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         raise UsageError(f"layer_decay={layer_decay}: expected 0 < decay <= 1")
     if not 0.0 <= warmup_fraction < 1.0:
         raise UsageError(f"warmup_fraction={warmup_fraction}: expected 0 <= f < 1")
+    if head_steps < 0:
+        raise UsageError(f"head_steps={head_steps}: expected >= 0")
     if select_every and (select is None or not steps or select_every < 0
                          or steps % select_every):
         raise UsageError(f"select_every={select_every}: expected a divisor of "
@@ -317,21 +323,34 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     else:
         fit_args = dict(epochs=epochs)
         steps = epochs * int(np.ceil(len(train) / batch_size))
-    warmup = max(1, int(steps * warmup_fraction)) if warmup_fraction else 0
-    schedule = keras.optimizers.schedules.PolynomialDecay(
-        lr, max(1, steps - warmup), end_learning_rate=0.0)
-    if warmup:
-        schedule = _Warmup(lr, warmup, schedule)
+    def compile_model(model, lr, steps, layer_decay):
+        warmup = max(1, int(steps * warmup_fraction)) if warmup_fraction else 0
+        schedule = keras.optimizers.schedules.PolynomialDecay(
+            lr, max(1, steps - warmup), end_learning_rate=0.0)
+        if warmup:
+            schedule = _Warmup(lr, warmup, schedule)
+        optimizer = LayerDecayAdamW(schedule, layer_decay=layer_decay,
+                                    num_layers=count_transformer_layers(encoder),
+                                    weight_decay=weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        build_before_fit(model)
+
     model = TextClassifier(encoder, train.num_classes, dropout=dropout,
                            freeze_encoder=(mode == "linear"), pooling=pooling)
-    optimizer = LayerDecayAdamW(schedule, layer_decay=layer_decay,
-                                num_layers=count_transformer_layers(encoder),
-                                weight_decay=weight_decay)
-    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
-    model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    build_before_fit(model)
+    if head_steps and mode == "finetune":  # linear probe first, then every weight
+        trainable = [(layer, layer.trainable) for layer in
+                     encoder._flatten_layers(include_self=True, recursive=True)]
+        probe = TextClassifier(encoder, train.num_classes, dropout=dropout,
+                               freeze_encoder=True, pooling=pooling)
+        compile_model(probe, DEFAULT_LEARNING_RATE["linear"], head_steps, 1.0)
+        probe.fit(train_ds, epochs=1, steps_per_epoch=int(head_steps), verbose=verbose)
+        for layer, flag in trainable:
+            layer.trainable = flag
+        model.classifier.set_weights(probe.classifier.get_weights())
+    compile_model(model, lr, steps, layer_decay)
     history = model.fit(train_ds, verbose=verbose, callbacks=callbacks, **fit_args)
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
     majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()
@@ -357,6 +376,7 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
         "learning_rate": float(lr),
         "layer_decay": float(layer_decay),
         "reinit_layers": int(reinit_layers),
+        "head_steps": int(head_steps) if mode == "finetune" else 0,
         "pooling": pooling,
         "num_train": len(train),
         "num_validation": len(validation),
@@ -496,7 +516,7 @@ def copy_encoder(encoder, fresh=False, seed=0):
 
 
 def select_and_finetune(encoder, vocab, train, select, evaluate, learning_rates,
-                        fresh=False, seed=0, **kwargs):
+                        fresh=False, seed=0, layer_decays=(1.0,), **kwargs):
     """Fine-tunes a copy of ``encoder`` at each learning rate, keeps the one with the
     best ``select`` accuracy and reports its accuracy on ``evaluate`` (a split never
     used for the choice).
@@ -504,6 +524,8 @@ def select_and_finetune(encoder, vocab, train, select, evaluate, learning_rates,
     Args:
         encoder: the text encoder (not modified: each rate trains a copy).
         fresh: train from a random initialisation of the same architecture instead.
+        layer_decays: layer-wise decays tried with every rate (the grid is their
+            product; on equal scores the smaller rate and the larger decay win).
         **kwargs: :func:`finetune_text_classifier` arguments (``steps``, ``mode`` ...).
 
     Returns:
@@ -511,19 +533,28 @@ def select_and_finetune(encoder, vocab, train, select, evaluate, learning_rates,
         holds ``{"learning_rate", "select_accuracy", "accuracy"}`` of every rate.
     """
     learning_rates = [float(lr) for lr in learning_rates]
+    layer_decays = [float(d) for d in layer_decays]
     if not learning_rates or min(learning_rates) <= 0:
         raise UsageError(f"learning rates {learning_rates}: expected positive values")
+    if not layer_decays:
+        raise UsageError("layer decays: expected at least one value")
     grid = []
-    for lr in learning_rates:
-        _, m = finetune_text_classifier(
-            copy_encoder(encoder, fresh=fresh, seed=seed), vocab, train, evaluate,
-            learning_rate=lr, seed=seed, select=select, **kwargs)
-        grid.append({"learning_rate": lr, "select_accuracy": m["select_accuracy"],
-                     "accuracy": m["accuracy"], "train_accuracy": m["train_accuracy"],
-                     **({"select_step": m["select_step"]} if "select_step" in m else {})})
-    best = max(grid, key=lambda g: (g["select_accuracy"], -g["learning_rate"]))
+    for decay in layer_decays:
+        for lr in learning_rates:
+            _, m = finetune_text_classifier(
+                copy_encoder(encoder, fresh=fresh, seed=seed), vocab, train, evaluate,
+                learning_rate=lr, layer_decay=decay, seed=seed, select=select, **kwargs)
+            grid.append({"learning_rate": lr, "layer_decay": decay,
+                         "select_accuracy": m["select_accuracy"], "accuracy": m["accuracy"],
+                         "train_accuracy": m["train_accuracy"],
+                         **({"select_step": m["select_step"]} if "select_step" in m
+                            else {})})
+    best = max(grid, key=lambda g: (g["select_accuracy"], -g["learning_rate"],
+                                    g["layer_decay"]))
     return {"accuracy": best["accuracy"], "select_accuracy": best["select_accuracy"],
-            "learning_rate": best["learning_rate"], "num_train": len(train), "grid": grid}
+            "learning_rate": best["learning_rate"], "layer_decay": best["layer_decay"],
+            "select_step": best.get("select_step"), "num_train": len(train),
+            "grid": grid}
 
 
 def transfer_curve(encoder, vocab, train, evaluate, fractions=(0.01, 0.1, 1.0),
