@@ -355,9 +355,10 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     result = model.evaluate(val_ds, verbose=0, return_dict=True)
     majority = np.bincount(np.asarray(train.labels), minlength=train.num_classes).argmax()
     extra = {}
-    if select_every:
+    if select_every:  # the kept weights' score, as fit logged it: not scored again
         extra["select_step"] = int((keep_best.best_epoch + 1) * select_every)
-    if select is not None:
+        extra["select_accuracy"] = float(keep_best.best)
+    elif select is not None:
         extra_validation = {**(extra_validation or {}), "select": select}
     for name, data in (extra_validation or {}).items():
         ds = labeled_text_dataset(tokenizer, data.texts, data.labels, max_length,
