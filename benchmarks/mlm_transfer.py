@@ -8,6 +8,8 @@
 2. (``--method=mlm``) Trains keras-hub's ``BertMaskedLM`` at the same configuration
    (layers, width, heads, vocabulary, rows, masks, optimizer, schedule, precision) for
    the same number of steps and scores it on the same validation masks.
+   ``--task_text_weight=N`` adds SST-2 train's sentences (labels dropped) N times to the
+   pretraining text: task-adaptive pretraining on the downstream task's unlabelled text.
 3. Fine-tunes the pretrained encoder and the same architecture from random
    initialisation on 1%, 10% and 100% of SST-2 train (class-balanced, seeded, nested
    subsets), each side with its learning rate chosen from ``--finetune_lrs`` on a
@@ -35,6 +37,9 @@ flags.DEFINE_string("data_dir", DATA, "Folder with wikitext2/ and sst2/.")
 flags.DEFINE_float("minutes", 15.0, "Wall-clock budget of the MLM pretraining.")
 flags.DEFINE_string("train_text", None, "Pretraining text spec (default: "
                     "textfile:DATA_DIR/wikitext2/wiki.train.raw).")
+flags.DEFINE_integer("task_text_weight", 0, "Task-adaptive pretraining: also pretrain "
+                     "on the sentences of --train_file (labels dropped; --eval_file is "
+                     "never read), each read this many times (0: --train_text alone).")
 flags.DEFINE_string("valid_text", None, "Validation text spec (default: "
                     "textfile:DATA_DIR/wikitext2/wiki.valid.raw).")
 flags.DEFINE_string("train_file", None, "Labelled training text (default: "
@@ -180,6 +185,12 @@ def curve_report(curves):
     return out
 
 
+def short_spec(spec):
+    """``textfile:/long/path/wiki.train.raw`` -> ``textfile:wiki.train.raw``."""
+    kind, sep, path = spec.partition(":")
+    return f"{kind}:{os.path.basename(path)}" if sep and kind != "tfds" else spec
+
+
 def text_methods():
     """Registered text methods on masked tokens (what ``--method`` accepts)."""
     from tfssl.methods import registry
@@ -208,12 +219,13 @@ def main(argv):
     del argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tfssl  # noqa: F401
-    from tfssl.data.text import load_labeled_text
+    from tfssl.data.text import load_labeled_text, split_specs
     from tfssl.distribute import default_jit_compile
     from tfssl.encoders.bert import BERT_PRESETS
     from tfssl.errors import UsageError
     from tfssl.methods import registry
-    from tfssl.methods.text_classifier import (check_reinit_layers, load_run,
+    from tfssl.methods.text_classifier import (check_finetune_settings,
+                                               check_reinit_layers, load_run,
                                                transfer_curve)
     from tfssl.presets import resolve_settings
     from tfssl.runs import pretrain
@@ -229,26 +241,23 @@ def main(argv):
     valid_text = FLAGS.valid_text or f"textfile:{os.path.join(wiki, 'wiki.valid.raw')}"
     train_file = FLAGS.train_file or f"labeled_text:{os.path.join(sst, 'train.txt')}"
     eval_file = FLAGS.eval_file or f"labeled_text:{os.path.join(sst, 'dev.txt')}"
+    if FLAGS.task_text_weight < 0:
+        raise UsageError(f"--task_text_weight={FLAGS.task_text_weight}: expected a whole "
+                         "number >= 0")
+    task_text = train_file if train_file.startswith("labeled_text:") else (
+        f"labeled_text:{train_file}")
+    train_text += f",{task_text}" * FLAGS.task_text_weight
     try:  # checked before the pretraining spends its budget
         seeds = [int(seed) for seed in FLAGS.finetune_seeds]
     except ValueError:
         raise UsageError(f"--finetune_seeds={','.join(FLAGS.finetune_seeds)}: expected "
                          "integers") from None
-    every = FLAGS.finetune_select_every
-    if every < 0 or (every and FLAGS.finetune_steps % every):
-        raise UsageError(f"--finetune_select_every={every}: expected 0 or a divisor of "
-                         f"--finetune_steps={FLAGS.finetune_steps}")
-    try:
-        decays = [float(d) for d in FLAGS.layer_decay]
-    except ValueError:
-        raise UsageError(f"--layer_decay={','.join(FLAGS.layer_decay)}: expected numbers "
-                         "in (0, 1]") from None
-    if not decays or not all(0.0 < d <= 1.0 for d in decays):
-        raise UsageError(f"--layer_decay={','.join(FLAGS.layer_decay)}: expected numbers "
-                         "in (0, 1]")
-    if FLAGS.finetune_head_steps < 0:
-        raise UsageError(f"--finetune_head_steps={FLAGS.finetune_head_steps}: expected "
-                         ">= 0")
+    decays = check_finetune_settings(  # the fine-tuning's own rule, in flag names
+        steps=FLAGS.finetune_steps, layer_decays=FLAGS.layer_decay,
+        head_steps=FLAGS.finetune_head_steps, select_every=FLAGS.finetune_select_every,
+        selecting=True, names={"steps": "--finetune_steps", "layer_decay": "--layer_decay",
+                               "head_steps": "--finetune_head_steps",
+                               "select_every": "--finetune_select_every"})
     spec = registry.get(FLAGS.method)
     if spec.inputs != "masked_tokens":
         raise UsageError(f"--method={FLAGS.method}: expected a text method on masked "
@@ -288,6 +297,7 @@ def main(argv):
         "minutes": s["budget_minutes"], "precision": s["precision"],
         "pre_norm": bool(s["pre_norm"]), "jit_compile": jit_compile,
         "xla_speedup": metrics.get("xla_speedup"),
+        "pretrain_text": [short_spec(part) for part in split_specs(s["dataset"])],
         "max_length": s["max_length"], "batch_size": s["batch_size"],
         "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
         "pretrain_tokens": steps * s["batch_size"] * s["max_length"],

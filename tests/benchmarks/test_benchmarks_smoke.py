@@ -234,8 +234,10 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         "--precision=float32", "--nojit_compile", "--fractions=0.5",
         "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
         "--finetune_max_length=16", "--select_size=4", f"--model_dir={tmp_path / 'run'}",
-        timeout=600)
+        "--task_text_weight=2", timeout=600)
     assert out["benchmark"] == "mlm_transfer" and out["pretrain_steps"] >= 1
+    # Task-adaptive pretraining: the labelled file's sentences twice, after the text.
+    assert out["pretrain_text"] == ["textfile:train.txt"] + ["labeled_text:sst.txt"] * 2
     assert out["jit_compile"] is False
     assert 0.0 <= out["mlm_masked_accuracy"] <= 1.0
     assert 0.0 <= out["kerashub_masked_accuracy"] <= 1.0
@@ -253,6 +255,7 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
                        "--reinit_layers=1", "--finetune_select_every=1",
                        "--layer_decay=0.8,1", "--finetune_head_steps=1", timeout=300)
     assert again["pretrain_steps"] == out["pretrain_steps"] and again["reinit_layers"] == 1
+    assert again["pretrain_text"] == out["pretrain_text"]  # the run's, not the flags'
     assert again["finetune_select_every"] == 1
     assert again["layer_decay"] == [0.8, 1.0] and again["finetune_head_steps"] == 1
     for side in ("pretrained", "scratch"):  # the kept step of each seed's chosen rate

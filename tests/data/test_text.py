@@ -27,6 +27,26 @@ def test_textfile_lines_paragraphs_glob(tmp_path):
     assert len(load_text(f"textfile:{tmp_path}/*.txt")) == 6  # 3 + 3 lines
 
 
+def test_specs_joined_by_commas(tmp_path):
+    """Several specs joined by commas: their documents in order (a spec named twice
+    counts twice, the corpus weight), labels dropped from labeled_text:; a comma inside
+    a path is not a separator; a bad part is named."""
+    (tmp_path / "wiki.txt").write_text("an article line\nanother one\n")
+    (tmp_path / "reviews.txt").write_text("1 a fine film\n0 a dull one\n")
+    odd = tmp_path / "a,b.txt"
+    odd.write_text("comma path\n")
+    wiki, reviews = f"textfile:{tmp_path / 'wiki.txt'}", f"labeled_text:{tmp_path / 'reviews.txt'}"
+    assert load_text(f"{wiki},{reviews},{reviews}") == [
+        "an article line", "another one"] + ["a fine film", "a dull one"] * 2
+    assert load_text(f"textfile:{odd},{wiki}") == ["comma path", "an article line",
+                                                    "another one"]
+    docs = load_text(f"{wiki},python_docs", "validation")
+    assert docs[:2] == ["an article line", "another one"]
+    assert docs[2:] == load_text("python_docs", "validation")
+    with pytest.raises(UsageError, match="missing.txt"):
+        load_text(f"{wiki},textfile:{tmp_path / 'missing.txt'}")
+
+
 def test_non_utf8_is_replaced_and_named(tmp_path, caplog):
     p = tmp_path / "bad.txt"
     p.write_bytes(b"good line\nbad \xff\xfe line\n")

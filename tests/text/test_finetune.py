@@ -9,9 +9,12 @@ from tfssl.data.text import LabeledText
 from tfssl.encoders.bert import bert
 from tfssl.errors import UsageError
 from tfssl.methods.text_classifier import (
-    LayerDecayAdamW, TextClassifier, copy_encoder, finetune_text_classifier, holdout_split,
-    layer_depth, reinit_top_layers, select_and_finetune, transfer_curve)
+    LayerDecayAdamW, TextClassifier, check_finetune_settings, copy_encoder,
+    finetune_text_classifier, holdout_split, layer_depth, reinit_top_layers,
+    select_and_finetune, transfer_curve)
 from tfssl.text.vocab import train_vocabulary
+
+from suite_helpers import raises_one_line_usage_error
 
 POS = ["a wonderful and moving film", "great acting and a clever plot", "loved it",
        "a joy to watch", "funny warm and smart", "a moving and clever story"]
@@ -240,3 +243,46 @@ def test_transfer_curve_tiny():
     # Every rate trains a copy: the encoder given is left as it was.
     for a, b in zip(before, enc.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+FLAG_NAMES = {"steps": "--finetune_steps", "layer_decay": "--layer_decay",
+              "head_steps": "--finetune_head_steps", "select_every": "--finetune_select_every"}
+
+
+@pytest.mark.parametrize("settings,message,flag_message,finetune", [
+    (dict(steps=0), "steps=0: expected a whole number >= 1",
+     "--finetune_steps=0: expected a whole number >= 1", dict(steps=0)),
+    (dict(layer_decays=["0.8", "0"]), "layer_decay=0: expected 0 < decay <= 1",
+     "--layer_decay=0: expected 0 < decay <= 1", dict(layer_decay="0")),
+    (dict(layer_decays=["x"]), "layer_decay=x: expected 0 < decay <= 1",
+     "--layer_decay=x: expected 0 < decay <= 1", dict(layer_decay="x")),
+    (dict(layer_decays=[]), "layer_decay: expected at least one decay",
+     "--layer_decay: expected at least one decay", None),
+    (dict(head_steps=-1), "head_steps=-1: expected a whole number >= 0",
+     "--finetune_head_steps=-1: expected a whole number >= 0", dict(head_steps=-1)),
+    (dict(steps=600, select_every=7, selecting=True),
+     "select_every=7: expected 0 or a divisor of steps=600, with a selection split",
+     "--finetune_select_every=7: expected 0 or a divisor of --finetune_steps=600, with "
+     "a selection split", dict(steps=600, select_every=7, select=True)),
+    (dict(steps=600, select_every=100), "select_every=100: expected 0 or a divisor of "
+     "steps=600, with a selection split", None, dict(steps=600, select_every=100)),
+    (dict(warmup_fraction=1.0), "warmup_fraction=1.0: expected 0 <= f < 1", None,
+     dict(warmup_fraction=1.0)),
+])
+def test_one_rule_for_the_finetuning_settings(settings, message, flag_message, finetune):
+    """check_finetune_settings is the rule finetune_text_classifier applies (before any
+    tokenising) and the one benchmarks/mlm_transfer.py applies before its pretraining,
+    there in its flags' names."""
+    with raises_one_line_usage_error(message):
+        check_finetune_settings(**settings)
+    if flag_message:
+        with raises_one_line_usage_error(flag_message):
+            check_finetune_settings(**settings, names=FLAG_NAMES)
+    if finetune:
+        data = _data()
+        kwargs = {"steps": 2, **finetune}
+        kwargs["select"] = data if kwargs.pop("select", False) else None
+        with raises_one_line_usage_error(message):
+            finetune_text_classifier(_encoder(10), ["[PAD]", "[UNK]"], data, data,
+                                     verbose=0, **kwargs)
+    assert check_finetune_settings(layer_decays=["0.8", 1]) == [0.8, 1.0]

@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 # name -> (kind, help): the settings every image or text run has.
 _SETTINGS = {
     "dataset": ("string", "Training data. Images: digits | folder:PATH | tfds:NAME[:SPLIT]. "
-                "Text: python_docs | textfile:PATH_OR_GLOB | tfds:NAME[:SPLIT]."),
+                "Text: python_docs | textfile:PATH_OR_GLOB | labeled_text:PATH | "
+                "tfds:NAME[:SPLIT], or several joined by commas."),
     "eval_dataset": ("string", "Labelled data for evaluation (default: the held-out split "
                      "of --dataset)."),
     "encoder": ("string", "Backbone: convnet | resnet18 | resnet34 | resnet50 (images), "

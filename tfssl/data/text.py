@@ -14,6 +14,10 @@ Specs:
 - ``labeled_text:PATH``: ``LABEL<space-or-tab>text`` per line (see
   :func:`load_labeled_text`).
 - ``tfds:NAME[:SPLIT]``: a tensorflow-datasets dataset, text in feature ``text_key``.
+- Several of these joined by commas (``textfile:wiki.raw,labeled_text:reviews.txt``):
+  their documents in that order. A spec named twice is read twice, so its documents
+  count twice (a corpus weight). A comma only separates specs where a spec's name
+  follows it, so a path with a comma in it still works.
 
 Corpora are small enough to live in memory as Python lists; tokenisation, packing and
 masking happen later in ``tfssl.text``.
@@ -33,9 +37,13 @@ __all__ = [
     "load_labeled_text",
     "load_text",
     "split_documents",
+    "split_specs",
 ]
 
-TEXT_SPECS = "python_docs | textfile:PATH_OR_GLOB | tfds:NAME[:SPLIT]"
+TEXT_SPECS = ("python_docs | textfile:PATH_OR_GLOB | labeled_text:PATH | tfds:NAME[:SPLIT], "
+              "or several joined by commas")
+#: A comma followed by a spec's name starts the next spec of a combined one.
+_NEXT_SPEC = re.compile(r",(?=python_docs(?:,|$)|textfile:|labeled_text:|tfds:)")
 VALIDATION_EVERY = 10
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
 
@@ -145,13 +153,19 @@ def _tfds_text(spec, split, text_key, data_dir, download):
     return docs
 
 
+def split_specs(spec):
+    """The specs of a combined spec, in order (``[spec]`` for a single one)."""
+    return _NEXT_SPEC.split(spec)
+
+
 def load_text(spec, split="train", *, paragraphs=False, text_key="text",
               data_dir=None, download=False):
     """Loads a text dataset spec as a list of non-empty documents.
 
     Args:
         spec: ``python_docs``, ``textfile:PATH_OR_GLOB``, ``labeled_text:PATH`` (the
-            labels are dropped) or ``tfds:NAME[:SPLIT]``.
+            labels are dropped) or ``tfds:NAME[:SPLIT]``, or several of them joined by
+            commas (their documents in order).
         split: for ``python_docs``: ``train``, ``validation`` or ``all``; for ``tfds:``
             the split used when the spec names none. Ignored for files.
         paragraphs: ``textfile:``: documents are blank-line-separated paragraphs
@@ -167,6 +181,13 @@ def load_text(spec, split="train", *, paragraphs=False, text_key="text",
     """
     if not isinstance(spec, str) or not spec:
         raise UsageError(f"dataset spec {spec!r}: expected {TEXT_SPECS}")
+    parts = split_specs(spec)
+    if len(parts) > 1:
+        docs = []
+        for part in parts:
+            docs += load_text(part, split, paragraphs=paragraphs, text_key=text_key,
+                              data_dir=data_dir, download=download)
+        return docs
     if spec == "python_docs":
         docs = _python_docs(split)
     elif spec.startswith("textfile:"):

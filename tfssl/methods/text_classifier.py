@@ -30,6 +30,7 @@ __all__ = [
     "copy_encoder",
     "check_max_length",
     "check_reinit_layers",
+    "check_finetune_settings",
     "reinit_top_layers",
     "select_and_finetune",
     "transfer_curve",
@@ -79,6 +80,52 @@ def check_reinit_layers(num_layers, depth):
     if not isinstance(num_layers, (int, np.integer)) or not 0 <= num_layers <= depth:
         raise UsageError(f"reinit_layers={num_layers}: expected a whole number from 0 to "
                          f"the encoder's {depth} transformer layers")
+
+
+def _whole(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_finetune_settings(*, steps=None, layer_decays=(1.0,), warmup_fraction=0.1,
+                            head_steps=0, select_every=0, selecting=False, names=None):
+    """``UsageError`` unless the fine-tuning schedule's settings fit together; returns
+    ``layer_decays`` as floats.
+
+    The one rule of :func:`finetune_text_classifier` (and of callers that check it
+    before they spend a pretraining budget, such as ``benchmarks/mlm_transfer.py``).
+    ``selecting``: a selection split will be given (``select_every`` needs one).
+    ``names``: how the caller spells each argument in its messages, for example
+    ``{"steps": "--finetune_steps"}``; the argument's own name otherwise.
+    """
+    names = names or {}
+
+    def name(arg):
+        return names.get(arg, arg)
+
+    if steps is not None and not (_whole(steps) and steps >= 1):
+        raise UsageError(f"{name('steps')}={steps}: expected a whole number >= 1")
+    decays = []
+    for decay in layer_decays:
+        try:
+            decays.append(float(decay))
+        except (TypeError, ValueError):
+            raise UsageError(f"{name('layer_decay')}={decay}: expected 0 < decay <= 1") \
+                from None
+        if not 0.0 < decays[-1] <= 1.0:
+            raise UsageError(f"{name('layer_decay')}={decay}: expected 0 < decay <= 1")
+    if not decays:
+        raise UsageError(f"{name('layer_decay')}: expected at least one decay")
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise UsageError(f"{name('warmup_fraction')}={warmup_fraction}: expected "
+                         "0 <= f < 1")
+    if not (_whole(head_steps) and head_steps >= 0):
+        raise UsageError(f"{name('head_steps')}={head_steps}: expected a whole number "
+                         ">= 0")
+    if select_every and not (_whole(select_every) and select_every > 0 and selecting
+                             and steps and steps % select_every == 0):
+        raise UsageError(f"{name('select_every')}={select_every}: expected 0 or a "
+                         f"divisor of {name('steps')}={steps}, with a selection split")
+    return decays
 
 
 def reinit_top_layers(encoder, num_layers, seed=0):
@@ -285,23 +332,14 @@ def finetune_text_classifier(encoder, vocab, train, validation, *, max_length=12
     if len(train) == 0 or len(validation) == 0:
         raise UsageError("empty training or validation data")
     check_max_length(max_length)
+    layer_decay, = check_finetune_settings(
+        steps=steps, layer_decays=(layer_decay,), warmup_fraction=warmup_fraction,
+        head_steps=head_steps, select_every=select_every, selecting=select is not None)
     lr = DEFAULT_LEARNING_RATE[mode] if learning_rate is None else check_number(
         "learning_rate", learning_rate)
     check_number("weight_decay", weight_decay, strict=False)
     keras.utils.set_random_seed(seed)
     tokenizer = make_tokenizer(vocab, lowercase=lowercase)
-    if steps is not None and steps < 1:
-        raise UsageError(f"steps={steps}: expected >= 1")
-    if not 0.0 < layer_decay <= 1.0:
-        raise UsageError(f"layer_decay={layer_decay}: expected 0 < decay <= 1")
-    if not 0.0 <= warmup_fraction < 1.0:
-        raise UsageError(f"warmup_fraction={warmup_fraction}: expected 0 <= f < 1")
-    if head_steps < 0:
-        raise UsageError(f"head_steps={head_steps}: expected >= 0")
-    if select_every and (select is None or not steps or select_every < 0
-                         or steps % select_every):
-        raise UsageError(f"select_every={select_every}: expected a divisor of "
-                         f"steps={steps} and a selection split")
     reinit_top_layers(encoder, reinit_layers, seed=seed)
     batch_size = min(batch_size, len(train)) if steps else batch_size
     train_ds = labeled_text_dataset(tokenizer, train.texts, train.labels, max_length,
@@ -534,11 +572,9 @@ def select_and_finetune(encoder, vocab, train, select, evaluate, learning_rates,
         holds ``{"learning_rate", "select_accuracy", "accuracy"}`` of every rate.
     """
     learning_rates = [float(lr) for lr in learning_rates]
-    layer_decays = [float(d) for d in layer_decays]
     if not learning_rates or min(learning_rates) <= 0:
         raise UsageError(f"learning rates {learning_rates}: expected positive values")
-    if not layer_decays:
-        raise UsageError("layer decays: expected at least one value")
+    layer_decays = check_finetune_settings(layer_decays=layer_decays)  # before any run
     grid = []
     for decay in layer_decays:
         for lr in learning_rates:

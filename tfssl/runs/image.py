@@ -50,10 +50,14 @@ class ImageTask:
         self.train, self.test = load_image_split(settings)
         check_batch_size(settings["batch_size"], len(self.train))
         self.gap = evaluation_gap(self.train, self.test)  # why no kNN, or None
-        self.labelled = self.gap is None
         self.num_train = len(self.train)
         self.input_shape = (None,) + tuple(self.train.image_shape)
         self.validation_data = None
+
+    @property
+    def labelled(self):
+        """Both splits are labelled (no ``gap``): kNN can score the run."""
+        return self.gap is None
 
     def info(self):
         """Facts of the data that the run folder records (``config.json``)."""
