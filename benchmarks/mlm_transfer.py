@@ -54,6 +54,8 @@ flags.DEFINE_integer("max_length", 128, "Tokens per pretraining row.")
 flags.DEFINE_integer("batch_size", 32, "Pretraining batch size.")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak pretraining learning rate (AdamW).")
 flags.DEFINE_bool("whole_word_masking", False, "Mask whole words.")
+flags.DEFINE_float("mask_rate", None, "Share of tokens masked in pretraining (default: the "
+                   "method's, 0.15); the validation masks use the same rate.")
 flags.DEFINE_bool("pre_norm", None, "Pre-layer-norm blocks (default: the mlm method's "
                   "default); --nopre_norm is BERT's post-norm layout, as keras-hub's.")
 flags.DEFINE_enum("precision", "mixed_bfloat16", ["float32", "mixed_bfloat16"],
@@ -274,8 +276,8 @@ def main(argv):
             method=FLAGS.method, dataset=train_text, eval_dataset=valid_text,
             encoder=FLAGS.encoder, vocab_size=FLAGS.vocab_size, max_length=FLAGS.max_length,
             batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-            whole_word_masking=FLAGS.whole_word_masking, pre_norm=FLAGS.pre_norm,
-            precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
+            whole_word_masking=FLAGS.whole_word_masking, mask_rate=FLAGS.mask_rate,
+            pre_norm=FLAGS.pre_norm, precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
             epochs=FLAGS.max_epochs, budget_minutes=FLAGS.minutes, model_dir=model_dir,
             overwrite=FLAGS.overwrite, seed=FLAGS.seed)
     if settings["encoder"] in BERT_PRESETS:  # before the budget (else the runner says)
@@ -299,7 +301,7 @@ def main(argv):
         "xla_speedup": metrics.get("xla_speedup"),
         "pretrain_text": [short_spec(part) for part in split_specs(s["dataset"])],
         "max_length": s["max_length"], "batch_size": s["batch_size"],
-        "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
+        "mask_rate": s["mask_rate"], "pretrain_steps": steps, "pretrain_seconds": metrics["train_seconds"],
         "pretrain_tokens": steps * s["batch_size"] * s["max_length"],
         "mlm_masked_accuracy": round(metrics["validation"]["masked_accuracy"], 4),
         "mlm_perplexity": round(metrics["validation"]["perplexity"], 2),
