@@ -3,8 +3,9 @@
 1. Pretrains a BERT encoder with masked-LM through the library runner
    (``tfssl.pretrain(method="mlm")``; ``--method=electra``: ELECTRA's replaced-token
    detection, or any registered text method on masked tokens) on WikiText-2 train for a
-   wall-clock budget (``--minutes``), and reads its masked-token accuracy on WikiText-2
-   valid (fixed masks; for ELECTRA the generator's).
+   wall-clock budget (``--minutes``), masking 40% of the tokens (``--mask_rate``), and
+   reads its masked-token accuracy on WikiText-2 valid (fixed masks at the same rate;
+   for ELECTRA the generator's).
 2. (``--method=mlm``) Trains keras-hub's ``BertMaskedLM`` at the same configuration
    (layers, width, heads, vocabulary, rows, masks, optimizer, schedule, precision) for
    the same number of steps and scores it on the same validation masks.
@@ -54,8 +55,9 @@ flags.DEFINE_integer("max_length", 128, "Tokens per pretraining row.")
 flags.DEFINE_integer("batch_size", 32, "Pretraining batch size.")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak pretraining learning rate (AdamW).")
 flags.DEFINE_bool("whole_word_masking", False, "Mask whole words.")
-flags.DEFINE_float("mask_rate", None, "Share of tokens masked in pretraining (default: the "
-                   "method's, 0.15); the validation masks use the same rate.")
+flags.DEFINE_float("mask_rate", 0.4, "Share of tokens masked in pretraining (the validation "
+                   "masks use the same rate). 0.4, not BERT's 0.15 (the mlm method's "
+                   "default): at this budget it measured +1.9 points at 10% labels.")
 flags.DEFINE_bool("pre_norm", None, "Pre-layer-norm blocks (default: the mlm method's "
                   "default); --nopre_norm is BERT's post-norm layout, as keras-hub's.")
 flags.DEFINE_enum("precision", "mixed_bfloat16", ["float32", "mixed_bfloat16"],
