@@ -68,7 +68,8 @@ flags.DEFINE_integer("max_epochs", 1000, "Cap on pretraining epochs (the budget 
 flags.DEFINE_bool("kerashub", None, "Train keras-hub's BertMaskedLM for the same steps "
                   "(default: on with --method=mlm, which it compares with).")
 flags.DEFINE_list("fractions", ["0.01", "0.1", "1.0"], "Label fractions of SST-2 train.")
-flags.DEFINE_list("finetune_lrs", ["1e-4", "3e-4", "1e-3"], "Fine-tuning rate grid.")
+flags.DEFINE_list("finetune_lrs", ["3e-4", "1e-3"], "Fine-tuning rate grid, the same "
+                  "for both sides (the README's: 1e-4 helped scratch only, 3e-3 neither).")
 flags.DEFINE_integer("finetune_steps", 600, "Fine-tuning steps (every fraction).")
 flags.DEFINE_integer("finetune_batch_size", 32, "Fine-tuning batch size.")
 flags.DEFINE_integer("finetune_head_steps", 0, "LP-FT: train the classifier alone on the "
@@ -87,10 +88,11 @@ flags.DEFINE_integer("reinit_layers", 0, "Re-initialise the top K transformer bl
                      "of the pretrained encoder before fine-tuning (0 = off).")
 flags.DEFINE_integer("select_size", 872, "SST-2 train sentences held out for the choice "
                      "of learning rate.")
-flags.DEFINE_list("finetune_seeds", ["0"], "Fine-tuning seeds: each repeats the whole "
-                  "transfer curve (selection split, label subsets, classifier and scratch "
-                  "initialisation, data order); with several, every accuracy is the mean "
-                  "over seeds, with its standard deviation and the per-seed values.")
+flags.DEFINE_list("finetune_seeds", ["0", "1", "2"], "Fine-tuning seeds: each repeats "
+                  "the whole transfer curve (selection split, label subsets, classifier "
+                  "and scratch initialisation, data order); every accuracy is the mean "
+                  "over seeds, with its standard deviation and the per-seed values (one "
+                  "seed's gain at 10% labels ranged from -1.4 to +2.8 points over ten).")
 flags.DEFINE_string("model_dir", None, "Run directory (default: a temporary one).")
 flags.DEFINE_bool("overwrite", False, "Pretrain into a --model_dir that holds a finished "
                   "run (replaced once the new one is complete).")
