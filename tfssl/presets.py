@@ -51,7 +51,8 @@ MODALITY_DEFAULTS = {
     "text": dict(
         dataset="python_docs", encoder="bert_tiny", epochs=10, batch_size=32,
         max_length=128, vocab_size=4096, optimizer="adamw", learning_rate=2e-3,
-        weight_decay=0.01, warmup_epochs=1.0, whole_word_masking=False, lowercase=True,
+        weight_decay=0.01, warmup_epochs=1.0, whole_word_masking=False, max_span_length=1,
+        lowercase=True,
         text_key="text", paragraphs=False),
 }
 

@@ -234,11 +234,13 @@ def test_mlm_transfer_smoke(tmp_path, monkeypatch):
         "--precision=float32", "--nojit_compile", "--fractions=0.5",
         "--finetune_lrs=1e-3", "--finetune_steps=2", "--finetune_batch_size=4",
         "--finetune_max_length=16", "--select_size=4", f"--model_dir={tmp_path / 'run'}",
-        "--task_text_weight=2", "--mask_rate=0.3", "--finetune_seeds=0", timeout=600)
+        "--task_text_weight=2", "--mask_rate=0.3", "--max_span_length=3",
+        "--finetune_seeds=0", timeout=600)
     assert out["benchmark"] == "mlm_transfer" and out["pretrain_steps"] >= 1
     # Task-adaptive pretraining: the labelled file's sentences twice, after the text.
     assert out["pretrain_text"] == ["textfile:train.txt"] + ["labeled_text:sst.txt"] * 2
     assert out["jit_compile"] is False and out["mask_rate"] == 0.3
+    assert out["max_span_length"] == 3
     assert 0.0 <= out["mlm_masked_accuracy"] <= 1.0
     assert 0.0 <= out["kerashub_masked_accuracy"] <= 1.0
     for side in ("pretrained", "scratch"):  # one fraction here, 1.0 in the second run

@@ -96,6 +96,7 @@ def test_bad_flag_from_the_command_line(tmp_path):
     ({"encoder": "resnet18"}, ["resnet18"]),
     # Found after the vocabulary was trained: vocab.txt used to be written by then.
     ({"batch_size": 100000}, ["--batch_size=100000", "training sequences"]),
+    ({"max_span_length": 0}, ["--max_span_length=0", "whole number from 1"]),
 ])
 def test_bad_settings(settings, needles, corpus, tmp_path, monkeypatch):
     """The same checks in the test process (resolve_settings + tfssl.runs.pretrain, all the

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tfssl.errors import UsageError
-from tfssl.text.masking import MLMMasker, num_mask_slots
+from tfssl.text.masking import MLMMasker, num_mask_slots, span_length_probs
 from tfssl.text.vocab import SPECIAL_TOKENS
 
 V = 1000
@@ -104,6 +104,95 @@ def test_whole_word_masking_selects_whole_words():
         for j in range(1, 40):
             if cont[rows[i, j]] and j <= last:
                 assert selected[i, j] == selected[i, j - 1], (i, j)
+
+
+def _runs(selected):
+    """Lengths of the runs of consecutive True along each row."""
+    out = []
+    for row in selected:
+        edges = np.diff(np.concatenate([[0], row.astype(int), [0]]))
+        out.extend(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+    return np.array(out)
+
+
+def _selected(rows, pos, w):
+    r, c = np.nonzero(w > 0)
+    selected = np.zeros_like(rows, bool)
+    selected[r, pos[r, c]] = True
+    return selected
+
+
+def test_span_lengths_are_spanbert_geometric():
+    probs = span_length_probs(10)
+    assert probs.shape == (10,) and abs(probs.sum() - 1) < 1e-9
+    assert abs(np.dot(np.arange(1, 11), probs) - 3.8) < 0.05  # SpanBERT's mean
+    assert span_length_probs(1).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_span_masking_selects_runs_at_the_mask_rate(packed):
+    rows = _rows(1024, 128)
+    if packed:  # a pretraining row: real pieces from [CLS] to [SEP], no padding
+        rows = np.random.default_rng(5).integers(N_SPECIAL, V, (1024, 128)).astype(np.int32)
+        rows[:, 0], rows[:, -1] = 2, 3
+    key = tf.constant([3, 4], tf.int64)
+    single = MLMMasker(V, 128, mask_rate=0.4)
+    spans = MLMMasker(V, 128, mask_rate=0.4, max_span_length=10)
+    assert spans.num_slots == single.num_slots  # the same head cost
+    (x, ids, w), (x1, _, w1) = spans(rows, key), single(rows, key)
+    tokens, pos, ids, w = (x["token_ids"].numpy(), x["mask_positions"].numpy(),
+                           ids.numpy(), w.numpy())
+    selected = _selected(rows, pos, w)
+    eligible = rows >= N_SPECIAL
+    # About the mask rate still (overlapping spans are allowed for; on packed rows a
+    # few spans run past the slots at the end of the row and stay unmasked).
+    rate = selected.sum() / eligible.sum()
+    assert (0.36 if packed else 0.38) < rate < 0.44, rate
+    # Runs: single-token selection is mostly isolated, spans are long.
+    single_runs = _runs(_selected(rows, x1["mask_positions"].numpy(), w1.numpy()))
+    assert _runs(selected).mean() > 4.0 > 2.0 > single_runs.mean(), (
+        _runs(selected).mean(), single_runs.mean())
+    # Never a special token (a span stops there), targets are the originals, nothing
+    # changed without being predicted.
+    assert np.all(eligible[selected])
+    r, c = np.nonzero(w > 0)
+    np.testing.assert_array_equal(ids[r, c], rows[r, pos[r, c]])
+    np.testing.assert_array_equal(tokens[~selected], rows[~selected])
+    # Keyed: the same masks again, other masks for another key.
+    again = spans(rows, key)[0]["token_ids"].numpy()
+    np.testing.assert_array_equal(again, tokens)
+    other = spans(rows, tf.constant([3, 5], tf.int64))[0]["token_ids"].numpy()
+    assert not np.array_equal(other, tokens)
+
+
+def test_span_masking_with_whole_words():
+    vocab = SPECIAL_TOKENS + [f"w{i}" for i in range(40)] + [f"##s{i}" for i in range(40)]
+    cont = np.array([t.startswith("##") for t in vocab])
+    rng = np.random.default_rng(2)
+    rows = np.zeros((256, 64), np.int32)
+    for i in range(256):
+        seq = [2]
+        while len(seq) < 60:
+            seq.append(rng.integers(5, 45))
+            seq.extend(rng.integers(45, 85, rng.integers(0, 3)))
+        rows[i, :60], rows[i, 60] = seq[:60], 3
+    masker = MLMMasker(len(vocab), 64, mask_rate=0.3, whole_word=True, vocab=vocab,
+                       max_span_length=6)
+    tokens, pos, ids, w = _mask(masker, rows)
+    selected = _selected(rows, pos, w)
+    assert np.all(selected[tokens != rows]) and np.all(rows[selected] >= N_SPECIAL)
+    assert _runs(selected).mean() > 3.0
+    for i in range(len(rows)):  # whole words (up to where the slots ran out)
+        last = pos[i][w[i] > 0].max() if (w[i] > 0).any() else -1
+        for j in range(1, 60):
+            if cont[rows[i, j]] and j <= last:
+                assert selected[i, j] == selected[i, j - 1], (i, j)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, 127])
+def test_bad_max_span_length(value):
+    with pytest.raises(UsageError, match="--max_span_length=.*expected a whole number"):
+        MLMMasker(V, 128, max_span_length=value)
 
 
 def test_bad_mask_rate():

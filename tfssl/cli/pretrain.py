@@ -78,6 +78,9 @@ _SETTINGS = {
     "vocab_size": ("integer", "WordPiece vocabulary size."),
     "max_length": ("integer", "Tokens per packed sequence, [CLS] and [SEP] included."),
     "whole_word_masking": ("bool", "Mask whole words rather than word pieces."),
+    "max_span_length": ("integer", "Mask spans of 1..N consecutive tokens, lengths "
+                        "geometric (p = 0.2) clipped at N (SpanBERT: 10); 1 = single "
+                        "tokens."),
     "lowercase": ("bool", "Lower-case text before WordPiece."),
     "text_key": ("string", "Feature holding the text in a tfds dataset."),
     "paragraphs": ("bool", "textfile: documents are blank-line-separated paragraphs."),

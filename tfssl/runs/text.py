@@ -100,7 +100,8 @@ class TextTask:
                 f"--vocab_size={s['vocab_size']} is too small: the {len(SPECIAL_TOKENS)} "
                 f"special tokens {' '.join(SPECIAL_TOKENS)} need ids (use a few thousand)")
         # The masker validates mask_rate before any heavy work.
-        MLMMasker(s["vocab_size"], max_length, mask_rate=s["mask_rate"])
+        MLMMasker(s["vocab_size"], max_length, mask_rate=s["mask_rate"],
+                  max_span_length=s.get("max_span_length", 1))
 
         self.train_docs, self.val_docs = load_corpus(s)
         self.vocab, self.vocab_facts = run_vocabulary(
@@ -119,7 +120,8 @@ class TextTask:
         self.num_train = len(self.train_rows)
         self.input_shape = None
         self.masker = MLMMasker(len(self.vocab), max_length, mask_rate=s["mask_rate"],
-                                whole_word=s["whole_word_masking"], vocab=self.vocab)
+                                whole_word=s["whole_word_masking"], vocab=self.vocab,
+                                max_span_length=s.get("max_span_length", 1))
         # Validation masks are drawn once, so every evaluation sees the same targets.
         self.val_x, self.val_y, self.val_w = _materialize(self.masker.mask_batches(
             tf.data.Dataset.from_tensor_slices(self.val_rows).batch(batch_size),

@@ -20,10 +20,19 @@ import numpy as np
 from tfssl.errors import UsageError
 from tfssl.text.vocab import SPECIAL_TOKENS, special_token_ids
 
-__all__ = ["MLMMasker", "num_mask_slots", "continuation_flags"]
+__all__ = ["MLMMasker", "num_mask_slots", "continuation_flags", "span_length_probs"]
 
 _IDS = special_token_ids()
 _STREAM = 2 ** 40  # batch indices per stream in a stateless key
+SPAN_P = 0.2  # SpanBERT's geometric span lengths (Joshi et al. 2020)
+
+
+def span_length_probs(max_span_length, p=SPAN_P):
+    """``P(length = 1 .. max_span_length)``: geometric(``p``) clipped and renormalised
+    (SpanBERT: p = 0.2, at most 10, mean 3.8)."""
+    lengths = np.arange(1, int(max_span_length) + 1)
+    probs = p * (1 - p) ** (lengths - 1)
+    return probs / probs.sum()
 
 
 def num_mask_slots(max_length, mask_rate):
@@ -49,6 +58,13 @@ class MLMMasker:
             single pieces; needs ``vocab``. Pieces of selected words beyond the slots are
             left unchanged (never corrupted without being predicted).
         vocab: the vocabulary list (whole-word masking only).
+        max_span_length: mask spans of consecutive tokens instead of single ones
+            (SpanBERT): each span starts at a selected unit and covers ``1 ..
+            max_span_length`` pieces, the length drawn from a geometric distribution
+            clipped there (:func:`span_length_probs`); with ``whole_word`` every word a
+            span touches is masked whole. About ``mask_rate`` of the tokens are still
+            selected (spans start at ``mask_rate / mean length`` of the units, never
+            cross a special token, and fill the same slots). 1 = single units.
 
     ``masker.mask_batches(batches, seed)`` masks a dataset of row batches reproducibly.
     ``masker(token_ids, key)`` masks one batch with a stateless ``[2]`` int key; without
@@ -59,9 +75,14 @@ class MLMMasker:
     """
 
     def __init__(self, vocab_size, max_length, mask_rate=0.15, mask_token_rate=0.8,
-                 random_token_rate=0.1, whole_word=False, vocab=None):
+                 random_token_rate=0.1, whole_word=False, vocab=None, max_span_length=1):
         if not 0.0 < mask_rate < 1.0:
             raise UsageError(f"--mask_rate={mask_rate}: expected 0 < rate < 1")
+        if (isinstance(max_span_length, bool) or int(max_span_length) != max_span_length
+                or not 1 <= max_span_length <= max_length - 2):
+            raise UsageError(f"--max_span_length={max_span_length}: expected a whole "
+                             f"number from 1 (single tokens) to {max_length - 2} "
+                             f"(--max_length={max_length} minus [CLS] and [SEP])")
         if not (0.0 <= mask_token_rate and 0.0 <= random_token_rate
                 and mask_token_rate + random_token_rate <= 1.0):
             raise ValueError(f"mask_token_rate={mask_token_rate}, random_token_rate="
@@ -76,6 +97,8 @@ class MLMMasker:
         self.mask_token_rate = float(mask_token_rate)
         self.random_token_rate = float(random_token_rate)
         self.whole_word = bool(whole_word)
+        self.max_span_length = int(max_span_length)
+        self._span_probs = span_length_probs(self.max_span_length)
         self.num_slots = num_mask_slots(max_length, mask_rate)
         self._continuation = None
         if whole_word:
@@ -123,15 +146,18 @@ class MLMMasker:
         selectable = token_ids >= len(SPECIAL_TOKENS)
         eligible, unit = self._units(token_ids, selectable)
 
-        # Select ceil(rate * eligible units) per row: the units with the highest scores.
+        # Select ceil(rate * eligible units) per row: the units with the highest scores
+        # (with spans: the span starts, fewer, see _start_rate).
         count = tf.reduce_sum(tf.cast(eligible, tf.float32), axis=1)
-        chosen = tf.cast(tf.math.ceil(count * self.mask_rate), tf.int32)
+        chosen = tf.cast(tf.math.ceil(count * self._start_rate()), tf.int32)
         if not self.whole_word:
             chosen = tf.minimum(chosen, self.num_slots)
         score = tf.where(eligible, tf.random.stateless_uniform(shape, keys[0]), -1.0)
         rank = tf.argsort(tf.argsort(score, axis=1, direction="DESCENDING",
                                      stable=True), axis=1, stable=True)
         selected = tf.logical_and(eligible, rank < chosen[:, None])
+        if self.max_span_length > 1:
+            selected = self._extend_spans(selected, selectable, keys[0])
         if self.whole_word:  # spread a word's selection from its start to its pieces
             flat_unit = tf.reshape(unit, [-1])
             per_unit = tf.math.unsorted_segment_max(
@@ -161,3 +187,32 @@ class MLMMasker:
         ids = tf.where(valid, tf.gather(token_ids, positions, batch_dims=1), 0)
         x = {"token_ids": masked, "mask_positions": positions}
         return x, ids, tf.cast(valid, tf.float32)
+
+    def _start_rate(self):
+        """Share of units that start a selection: ``mask_rate``, or with spans of mean
+        length m ``-ln(1 - mask_rate) / m`` (random spans overlap: starts at rate q
+        cover about ``1 - exp(-q m)`` of the tokens)."""
+        if self.max_span_length == 1:
+            return self.mask_rate
+        mean = float(np.dot(np.arange(1, self.max_span_length + 1), self._span_probs))
+        return min(1.0, -math.log1p(-self.mask_rate) / mean)
+
+    def _extend_spans(self, starts, selectable, key):
+        """Each selected start covers the next ``length - 1`` tokens too (a drawn span
+        length per start), stopping at the first special token or padding."""
+        import tensorflow as tf
+
+        key = tf.random.experimental.stateless_fold_in(key, 1)
+        draw = tf.random.stateless_uniform(tf.shape(starts), key)
+        # Inverse CDF: length = 1 + the number of cumulative probabilities below the draw.
+        cdf = tf.constant(np.cumsum(self._span_probs)[:-1], tf.float32)
+        length = 1 + tf.reduce_sum(tf.cast(draw[..., None] >= cdf, tf.int32), axis=-1)
+        covered = starts
+        # reach[i]: tokens still to cover from a span running through i (0 = none).
+        reach = tf.where(starts, length, 0)
+        for _ in range(self.max_span_length - 1):
+            carry = tf.pad(reach[:, :-1], [[0, 0], [1, 0]]) - 1
+            carry = tf.where(selectable, carry, 0)  # a span stops at a special token
+            reach = tf.maximum(tf.where(starts, length, 0), carry)
+            covered = tf.logical_or(covered, reach > 0)
+        return covered
