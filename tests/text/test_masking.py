@@ -77,35 +77,6 @@ def test_masks_are_fresh_each_pass():
     assert not np.array_equal(x1["mask_positions"].numpy(), x2["mask_positions"].numpy())
 
 
-def test_whole_word_masking_selects_whole_words():
-    vocab = SPECIAL_TOKENS + [f"w{i}" for i in range(40)] + [f"##s{i}" for i in range(40)]
-    cont = np.array([t.startswith("##") for t in vocab])
-    rng = np.random.default_rng(1)
-    rows = np.zeros((256, 48), np.int32)
-    for i in range(256):
-        seq = [2]
-        while len(seq) < 40:
-            seq.append(rng.integers(5, 45))
-            seq.extend(rng.integers(45, 85, rng.integers(0, 3)))
-        rows[i, :40] = seq[:40]
-        rows[i, 40] = 3
-    masker = MLMMasker(len(vocab), 48, whole_word=True, vocab=vocab)
-    tokens, pos, ids, w = _mask(masker, rows)
-    r, c = np.nonzero(w > 0)
-    selected = np.zeros_like(rows, bool)
-    selected[r, pos[r, c]] = True
-    changed = tokens != rows
-    assert np.all(selected[changed])  # nothing corrupted without being predicted
-    assert np.all(rows[selected] >= N_SPECIAL)
-    # A selected continuation piece's word start is selected, and vice versa
-    # (except where the slots ran out at the end of the row).
-    for i in range(len(rows)):
-        last = pos[i][w[i] > 0].max() if (w[i] > 0).any() else -1
-        for j in range(1, 40):
-            if cont[rows[i, j]] and j <= last:
-                assert selected[i, j] == selected[i, j - 1], (i, j)
-
-
 def _runs(selected):
     """Lengths of the runs of consecutive True along each row."""
     out = []
@@ -120,6 +91,44 @@ def _selected(rows, pos, w):
     selected = np.zeros_like(rows, bool)
     selected[r, pos[r, c]] = True
     return selected
+
+
+WORD_VOCAB = SPECIAL_TOKENS + [f"w{i}" for i in range(40)] + [f"##s{i}" for i in range(40)]
+
+
+def _word_rows(length, words_until, seed):
+    """256 rows of words of 1-3 pieces (``w`` then ``##s``) up to ``words_until``."""
+    rng = np.random.default_rng(seed)
+    rows = np.zeros((256, length), np.int32)
+    for i in range(256):
+        seq = [2]
+        while len(seq) < words_until:
+            seq.append(rng.integers(5, 45))
+            seq.extend(rng.integers(45, 85, rng.integers(0, 3)))
+        rows[i, :words_until], rows[i, words_until] = seq[:words_until], 3
+    return rows
+
+
+def _assert_whole_words(rows, tokens, pos, w):
+    """Nothing corrupted without being predicted, no special selected, and a selected
+    continuation piece's word start is selected, and vice versa (except where the slots
+    ran out at the end of the row)."""
+    cont = np.array([t.startswith("##") for t in WORD_VOCAB])
+    selected = _selected(rows, pos, w)
+    assert np.all(selected[tokens != rows]) and np.all(rows[selected] >= N_SPECIAL)
+    for i in range(len(rows)):
+        last = pos[i][w[i] > 0].max() if (w[i] > 0).any() else -1
+        for j in range(1, rows.shape[1]):
+            if cont[rows[i, j]] and j <= last:
+                assert selected[i, j] == selected[i, j - 1], (i, j)
+    return selected
+
+
+def test_whole_word_masking_selects_whole_words():
+    rows = _word_rows(48, 40, seed=1)
+    masker = MLMMasker(len(WORD_VOCAB), 48, whole_word=True, vocab=WORD_VOCAB)
+    tokens, pos, _, w = _mask(masker, rows)
+    _assert_whole_words(rows, tokens, pos, w)
 
 
 def test_span_lengths_are_spanbert_geometric():
@@ -166,27 +175,11 @@ def test_span_masking_selects_runs_at_the_mask_rate(packed):
 
 
 def test_span_masking_with_whole_words():
-    vocab = SPECIAL_TOKENS + [f"w{i}" for i in range(40)] + [f"##s{i}" for i in range(40)]
-    cont = np.array([t.startswith("##") for t in vocab])
-    rng = np.random.default_rng(2)
-    rows = np.zeros((256, 64), np.int32)
-    for i in range(256):
-        seq = [2]
-        while len(seq) < 60:
-            seq.append(rng.integers(5, 45))
-            seq.extend(rng.integers(45, 85, rng.integers(0, 3)))
-        rows[i, :60], rows[i, 60] = seq[:60], 3
-    masker = MLMMasker(len(vocab), 64, mask_rate=0.3, whole_word=True, vocab=vocab,
-                       max_span_length=6)
-    tokens, pos, ids, w = _mask(masker, rows)
-    selected = _selected(rows, pos, w)
-    assert np.all(selected[tokens != rows]) and np.all(rows[selected] >= N_SPECIAL)
-    assert _runs(selected).mean() > 3.0
-    for i in range(len(rows)):  # whole words (up to where the slots ran out)
-        last = pos[i][w[i] > 0].max() if (w[i] > 0).any() else -1
-        for j in range(1, 60):
-            if cont[rows[i, j]] and j <= last:
-                assert selected[i, j] == selected[i, j - 1], (i, j)
+    rows = _word_rows(64, 60, seed=2)
+    masker = MLMMasker(len(WORD_VOCAB), 64, mask_rate=0.3, whole_word=True,
+                       vocab=WORD_VOCAB, max_span_length=6)
+    tokens, pos, _, w = _mask(masker, rows)
+    assert _runs(_assert_whole_words(rows, tokens, pos, w)).mean() > 3.0
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, True, 127])
