@@ -63,8 +63,10 @@ class MLMMasker:
             max_span_length`` pieces, the length drawn from a geometric distribution
             clipped there (:func:`span_length_probs`); with ``whole_word`` every word a
             span touches is masked whole. About ``mask_rate`` of the tokens are still
-            selected (spans start at ``mask_rate / mean length`` of the units, never
-            cross a special token, and fill the same slots). 1 = single units.
+            selected (spans start at ``-ln(1 - mask_rate) / mean length`` of the units,
+            which allows for overlaps; they never cross a special token and fill the
+            same slots, so on full rows a span past the last slot stays unmasked: 0.385
+            of the tokens at 0.4 on packed 128-token rows). 1 = single units.
 
     ``masker.mask_batches(batches, seed)`` masks a dataset of row batches reproducibly.
     ``masker(token_ids, key)`` masks one batch with a stateless ``[2]`` int key; without
