@@ -33,6 +33,22 @@ def _mask(masker, rows):
     return x["token_ids"].numpy(), x["mask_positions"].numpy(), y.numpy(), w.numpy()
 
 
+def _runs(selected):
+    """Lengths of the runs of consecutive True along each row."""
+    out = []
+    for row in selected:
+        edges = np.diff(np.concatenate([[0], row.astype(int), [0]]))
+        out.extend(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+    return np.array(out)
+
+
+def _selected(rows, pos, w):
+    r, c = np.nonzero(w > 0)
+    selected = np.zeros_like(rows, bool)
+    selected[r, pos[r, c]] = True
+    return selected
+
+
 def test_masking_statistics_large_batch():
     rows = _rows()
     masker = MLMMasker(V, rows.shape[1], mask_rate=0.15)
@@ -64,8 +80,7 @@ def test_masking_statistics_large_batch():
     # Random replacements are real word pieces, never [PAD] [UNK] [CLS] [SEP].
     assert np.all(new[(new != MASK) & (new != rows[r, sel])] >= N_SPECIAL)
     # Everything that was not selected is unchanged.
-    selected = np.zeros_like(rows, bool)
-    selected[r, sel] = True
+    selected = _selected(rows, pos, w)
     np.testing.assert_array_equal(tokens[~selected], rows[~selected])
 
 
@@ -75,22 +90,6 @@ def test_masks_are_fresh_each_pass():
     ds = tf.data.Dataset.from_tensors(rows).repeat(2).map(masker)
     (x1, _, _), (x2, _, _) = list(ds)
     assert not np.array_equal(x1["mask_positions"].numpy(), x2["mask_positions"].numpy())
-
-
-def _runs(selected):
-    """Lengths of the runs of consecutive True along each row."""
-    out = []
-    for row in selected:
-        edges = np.diff(np.concatenate([[0], row.astype(int), [0]]))
-        out.extend(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
-    return np.array(out)
-
-
-def _selected(rows, pos, w):
-    r, c = np.nonzero(w > 0)
-    selected = np.zeros_like(rows, bool)
-    selected[r, pos[r, c]] = True
-    return selected
 
 
 WORD_VOCAB = SPECIAL_TOKENS + [f"w{i}" for i in range(40)] + [f"##s{i}" for i in range(40)]
@@ -140,10 +139,11 @@ def test_span_lengths_are_spanbert_geometric():
 
 @pytest.mark.parametrize("packed", [False, True])
 def test_span_masking_selects_runs_at_the_mask_rate(packed):
-    rows = _rows(1024, 128)
     if packed:  # a pretraining row: real pieces from [CLS] to [SEP], no padding
         rows = np.random.default_rng(5).integers(N_SPECIAL, V, (1024, 128)).astype(np.int32)
         rows[:, 0], rows[:, -1] = 2, 3
+    else:
+        rows = _rows(1024, 128)
     key = tf.constant([3, 4], tf.int64)
     single = MLMMasker(V, 128, mask_rate=0.4)
     spans = MLMMasker(V, 128, mask_rate=0.4, max_span_length=10)

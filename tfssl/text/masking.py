@@ -211,10 +211,10 @@ class MLMMasker:
         length = 1 + tf.reduce_sum(tf.cast(draw[..., None] >= cdf, tf.int32), axis=-1)
         covered = starts
         # reach[i]: tokens still to cover from a span running through i (0 = none).
-        reach = tf.where(starts, length, 0)
+        own = reach = tf.where(starts, length, 0)
         for _ in range(self.max_span_length - 1):
             carry = tf.pad(reach[:, :-1], [[0, 0], [1, 0]]) - 1
             carry = tf.where(selectable, carry, 0)  # a span stops at a special token
-            reach = tf.maximum(tf.where(starts, length, 0), carry)
+            reach = tf.maximum(own, carry)
             covered = tf.logical_or(covered, reach > 0)
         return covered
